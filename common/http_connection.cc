@@ -1,0 +1,418 @@
+// See http_connection.h. The parser callbacks fill a heap HttpRequest that lives
+// only while a request is being received; answers are serialised at once and
+// either written (when it is their turn) or parked in `ready_` until the earlier
+// answers have gone out.
+#include "common/http_connection.h"
+
+#include <cstring>
+
+#include "common/http_listener.h"
+#include "common/http_response.h"
+#include "common/log.h"
+
+namespace sprites::http {
+namespace {
+
+enum HeaderKind : uint8_t { kOther = 0, kAuthorization = 1, kExpect = 2 };
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+Method method_of(uint8_t m) {
+  switch (static_cast<llhttp_method_t>(m)) {
+    case HTTP_GET: return Method::Get;
+    case HTTP_POST: return Method::Post;
+    case HTTP_DELETE: return Method::Delete;
+    case HTTP_OPTIONS: return Method::Options;
+    case HTTP_HEAD: return Method::Head;
+    case HTTP_PUT: return Method::Put;
+    case HTTP_PATCH: return Method::Patch;
+    default: return Method::Other;
+  }
+}
+
+HttpConnection* self(llhttp_t* p) { return static_cast<HttpConnection*>(p->data); }
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string bytes;
+};
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+}  // namespace
+
+const llhttp_settings_t* HttpConnection::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_message_begin = &HttpConnection::on_message_begin;
+    v.on_url = &HttpConnection::on_url;
+    v.on_header_field = &HttpConnection::on_header_field;
+    v.on_header_value = &HttpConnection::on_header_value;
+    v.on_header_value_complete = &HttpConnection::on_header_value_complete;
+    v.on_headers_complete = &HttpConnection::on_headers_complete;
+    v.on_body = &HttpConnection::on_body;
+    v.on_message_complete = &HttpConnection::on_message_complete;
+    return v;
+  }();
+  return &s;
+}
+
+HttpConnection::HttpConnection(HttpListener& listener, uint64_t serial)
+    : listener_(listener), serial_(serial) {
+  llhttp_init(&parser_, HTTP_REQUEST, settings());
+  parser_.data = this;
+  tcp_.data = this;
+}
+
+HttpConnection::~HttpConnection() = default;
+
+void HttpConnection::start() {
+  uv_tcp_nodelay(&tcp_, 1);
+  reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
+                           [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
+                           &HttpConnection::on_read) == 0;
+  if (!reading_) close();
+}
+
+// ---- reading and parsing -------------------------------------------------
+
+void HttpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<HttpConnection*>(stream->data);
+  if (nread < 0) {
+    // EOF or a reset. A client that went away cannot read the answers still
+    // owed to it, so the connection ends here (a held poll is released).
+    c->close();
+    return;
+  }
+  if (nread == 0 || c->state_ != State::Open || c->stop_parsing_) return;  // drained
+  if (c->paused_) {
+    c->stash_.append(buf->base, static_cast<size_t>(nread));
+    return;
+  }
+  c->parse(buf->base, static_cast<size_t>(nread));
+}
+
+void HttpConnection::parse(const char* data, size_t size) {
+  in_parse_ = true;
+  llhttp_errno_t err = llhttp_execute(&parser_, data, size);
+  in_parse_ = false;
+  if (state_ != State::Open) return;
+  if (err == HPE_OK) return;
+  if (err == HPE_PAUSED) {
+    if (stop_parsing_) return;  // nothing after this request will be read
+    // In-flight limit reached: keep the rest for later and stop reading.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    size_t used = pos ? static_cast<size_t>(pos - data) : size;
+    stash_.assign(data + used, size - used);
+    paused_ = true;
+    if (reading_) {
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+      reading_ = false;
+    }
+    resume_if_possible();  // answers may all have been given synchronously
+    return;
+  }
+  if (stop_parsing_) return;  // a callback already answered (413, 431)
+  fail(400, "bad_request", llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_)
+                                                               : "malformed HTTP request");
+}
+
+void HttpConnection::resume_if_possible() {
+  if (!paused_ || in_parse_ || stop_parsing_ || state_ != State::Open) return;
+  if (next_slot_ - write_slot_ >= listener_.limits().max_in_flight) return;
+  paused_ = false;
+  llhttp_resume(&parser_);
+  std::string input = std::move(stash_);
+  stash_ = std::string();
+  parse(input.data(), input.size());
+  if (state_ == State::Open && !paused_ && !reading_) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
+                             [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
+                             &HttpConnection::on_read) == 0;
+  }
+}
+
+int HttpConnection::count_header(size_t len) {
+  header_bytes_ += static_cast<uint32_t>(len);
+  if (header_bytes_ > listener_.limits().max_header_bytes) {
+    fail(431, "headers_too_large", "the request line and headers exceed the limit");
+    return -1;
+  }
+  return 0;
+}
+
+int HttpConnection::on_message_begin(llhttp_t* p) {
+  HttpConnection* c = self(p);
+  c->request_ = std::make_unique<HttpRequest>();
+  c->current_slot_ = c->next_slot_++;
+  c->header_bytes_ = 0;
+  c->header_state_ = kOther;
+  c->skip_dispatch_ = false;
+  return 0;
+}
+
+int HttpConnection::on_url(llhttp_t* p, const char* at, size_t len) {
+  HttpConnection* c = self(p);
+  if (c->count_header(len) != 0) return -1;
+  c->request_->target.append(at, len);
+  return 0;
+}
+
+int HttpConnection::on_header_field(llhttp_t* p, const char* at, size_t len) {
+  HttpConnection* c = self(p);
+  if (c->count_header(len) != 0) return -1;
+  c->header_name_.append(at, len);
+  return 0;
+}
+
+int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
+  HttpConnection* c = self(p);
+  if (c->count_header(len) != 0) return -1;
+  if (!c->header_name_.empty()) {
+    // First piece of this value: classify the name once.
+    if (iequals(c->header_name_, "authorization")) {
+      c->header_state_ = kAuthorization;
+      c->request_->has_authorization = true;
+      c->request_->authorization.clear();
+    } else if (iequals(c->header_name_, "expect")) {
+      c->header_state_ = kExpect;
+    } else {
+      c->header_state_ = kOther;
+    }
+    c->header_name_.clear();
+  }
+  if (c->header_state_ == kAuthorization) c->request_->authorization.append(at, len);
+  if (c->header_state_ == kExpect) c->stash_expect_.append(at, len);
+  return 0;
+}
+
+int HttpConnection::on_header_value_complete(llhttp_t* p) {
+  HttpConnection* c = self(p);
+  if (!c->header_name_.empty()) {  // a header with an empty value
+    if (iequals(c->header_name_, "authorization")) {
+      c->request_->has_authorization = true;
+      c->request_->authorization.clear();
+    }
+    c->header_name_.clear();
+  }
+  if (c->header_state_ == kExpect) {
+    c->request_->expect_continue = iequals(trim(c->stash_expect_), "100-continue");
+    c->stash_expect_.clear();
+  }
+  c->header_state_ = kOther;
+  return 0;
+}
+
+int HttpConnection::on_headers_complete(llhttp_t* p) {
+  HttpConnection* c = self(p);
+  HttpRequest& r = *c->request_;
+  r.method = method_of(p->method);
+  bool http10 = p->http_major == 1 && p->http_minor == 0;
+  r.keep_alive = llhttp_should_keep_alive(p) != 0 && !http10;
+  r.has_content_length = (p->flags & F_CONTENT_LENGTH) != 0;
+  r.content_length = r.has_content_length ? p->content_length : 0;
+  r.has_body = (p->flags & F_CHUNKED) != 0 || ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > 0);
+  uint32_t slot = c->current_slot_;
+  if (!r.keep_alive) {
+    c->close_slot_ = slot;
+    c->stop_parsing_ = true;  // takes effect once this message is complete
+  }
+  std::optional<EarlyResponse> early = c->listener_.service().on_headers(*c, r);
+  if (c->state_ != State::Open) return HPE_PAUSED;
+  if (early) {
+    c->skip_dispatch_ = true;
+    if (r.has_body) {
+      c->close_slot_ = slot;
+      c->stop_parsing_ = true;
+    }
+    std::string bytes;
+    append_response(bytes, early->status, kJsonType, early->body, early->extra_headers, c->close_slot_ == slot);
+    c->deliver(slot, std::move(bytes));
+    return r.has_body ? HPE_PAUSED : 0;
+  }
+  if (r.expect_continue && r.has_body && c->write_slot_ == slot) {
+    c->write_bytes(std::string(kContinue));
+  }
+  return 0;
+}
+
+int HttpConnection::on_body(llhttp_t* p, const char* at, size_t len) {
+  HttpConnection* c = self(p);
+  std::string& body = c->request_->body;
+  if (body.size() + len > c->listener_.limits().max_body_bytes) {
+    c->fail(413, "too_large", "the request body exceeds the limit");
+    return -1;
+  }
+  body.append(at, len);
+  return 0;
+}
+
+int HttpConnection::on_message_complete(llhttp_t* p) {
+  HttpConnection* c = self(p);
+  std::unique_ptr<HttpRequest> req = std::move(c->request_);
+  uint32_t slot = c->current_slot_;
+  if (!c->skip_dispatch_) c->listener_.service().on_request(*c, *req, slot);
+  c->skip_dispatch_ = false;
+  if (c->state_ != State::Open || c->stop_parsing_) return HPE_PAUSED;
+  if (c->next_slot_ - c->write_slot_ >= c->listener_.limits().max_in_flight) return HPE_PAUSED;
+  return 0;
+}
+
+void HttpConnection::fail(uint16_t status, std::string_view code, std::string_view message) {
+  if (state_ != State::Open) return;
+  uint32_t slot = request_ ? current_slot_ : next_slot_++;
+  request_.reset();
+  close_slot_ = slot;
+  stop_parsing_ = true;
+  skip_dispatch_ = true;
+  respond_error(slot, status, code, message);
+}
+
+// ---- answering -----------------------------------------------------------
+
+void HttpConnection::respond(uint32_t slot, uint16_t status, std::string_view content_type,
+                             std::string_view body, std::string_view extra_headers) {
+  if (state_ != State::Open) return;
+  std::string bytes;
+  bytes.reserve(160 + body.size() + extra_headers.size());
+  append_response(bytes, status, content_type, body, extra_headers, slot == close_slot_);
+  deliver(slot, std::move(bytes));
+}
+
+void HttpConnection::respond_error(uint32_t slot, uint16_t status, std::string_view code,
+                                   std::string_view message, std::string_view extra_headers) {
+  respond(slot, status, kJsonType, error_body(code, message), extra_headers);
+}
+
+void HttpConnection::deliver(uint32_t slot, std::string&& bytes) {
+  if (slot != write_slot_) {
+    ready_.push_back(Ready{slot, std::move(bytes)});
+    return;
+  }
+  while (true) {
+    write_bytes(std::move(bytes));
+    uint32_t written = write_slot_++;
+    if (state_ != State::Open) return;
+    if (written == close_slot_) {
+      begin_linger();
+      return;
+    }
+    auto next = ready_.end();
+    for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+      if (it->slot == write_slot_) {
+        next = it;
+        break;
+      }
+    }
+    if (next == ready_.end()) break;
+    bytes = std::move(next->bytes);
+    ready_.erase(next);
+  }
+  if (ready_.empty() && ready_.capacity() > 0) std::vector<Ready>().swap(ready_);
+  resume_if_possible();
+}
+
+void HttpConnection::write_bytes(std::string&& bytes) {
+  if (state_ == State::Closed || bytes.empty()) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  size_t offset = 0;
+  if (writes_pending_ == 0) {
+    uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+    int n = uv_try_write(stream, &buf, 1);
+    if (n == static_cast<int>(bytes.size())) return;
+    if (n >= 0) {
+      offset = static_cast<size_t>(n);
+    } else if (n != UV_EAGAIN) {
+      close();
+      return;
+    }
+  }
+  auto* w = new WriteRequest;
+  w->bytes = offset == 0 ? std::move(bytes) : bytes.substr(offset);
+  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  if (uv_write(&w->req, stream, &buf, 1, &HttpConnection::on_write) != 0) {
+    delete w;
+    close();
+    return;
+  }
+  ++writes_pending_;
+}
+
+void HttpConnection::on_write(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteRequest*>(req);
+  auto* c = static_cast<HttpConnection*>(req->handle->data);
+  delete w;
+  --c->writes_pending_;
+  if (status < 0) {
+    c->close();
+    return;
+  }
+  if (c->writes_pending_ == 0 && c->state_ == State::Lingering) c->after_writes();
+}
+
+// ---- closing -------------------------------------------------------------
+
+void HttpConnection::begin_linger() {
+  if (state_ != State::Open) return;
+  state_ = State::Lingering;
+  listener_.service().on_close(*this);
+  request_.reset();
+  std::vector<Ready>().swap(ready_);
+  std::string().swap(stash_);
+  listener_.linger(this);
+  if (!reading_) {
+    reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
+                             [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
+                             &HttpConnection::on_read) == 0;
+  }
+  if (writes_pending_ == 0) after_writes();
+}
+
+void HttpConnection::after_writes() {
+  // Everything owed has been handed to the kernel: send FIN and wait for the
+  // peer's EOF (on_read closes) or the listener's linger timeout.
+  auto* req = new uv_shutdown_t;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), &HttpConnection::on_shutdown) != 0) {
+    delete req;
+    close();
+  }
+}
+
+void HttpConnection::on_shutdown(uv_shutdown_t* req, int status) {
+  auto* c = static_cast<HttpConnection*>(req->handle->data);
+  delete req;
+  if (status < 0 && c->state_ != State::Closed) c->close();
+}
+
+void HttpConnection::close() {
+  if (state_ == State::Closed) return;
+  if (state_ == State::Open) listener_.service().on_close(*this);
+  if (state_ == State::Lingering) listener_.unlinger(this);
+  state_ = State::Closed;
+  request_.reset();
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpConnection::on_closed);
+}
+
+void HttpConnection::on_closed(uv_handle_t* handle) {
+  auto* c = static_cast<HttpConnection*>(handle->data);
+  c->listener_.forget(c);
+  delete c;
+}
+
+}  // namespace sprites::http

@@ -1,0 +1,167 @@
+// HttpConnection: one accepted TCP connection speaking HTTP/1.1 server-side,
+// shared by the master port and the worker port.
+//
+// It owns framing, not meaning: llhttp parses, the connection bounds what it
+// keeps (header bytes, body bytes, requests in flight), hands each complete
+// request to an HttpService, and writes the answers back in request order even
+// when the service answers them out of order (a parked long-poll followed by a
+// pipelined request, or throws acknowledged by the master in any order).
+//
+// Cost while idle (a held long-poll is idle): the uv_tcp_t, the llhttp_t and a
+// few words. There is no per-connection read buffer (the listener lends one
+// shared buffer to every read; a request split across reads is kept by llhttp's
+// own state plus the partial HttpRequest, which exists only while a request is
+// being received) and no per-connection timer.
+//
+// Errors: a request llhttp cannot parse gets 400 bad_request and a close; a
+// header block over kMaxHeaderBytes gets 431; a body over the service's limit
+// gets 413 too_large. An answer sent before the request body was read (an early
+// answer from HttpService::on_headers) is followed by a close, as is any
+// response to a request with `Connection: close` or HTTP/1.0. Closing is
+// "lingering": the write side is shut down first and input is drained for a
+// short while, so the peer reads the answer instead of a reset.
+//
+// Lifetime: created by HttpListener on accept, freed in the uv_close callback.
+// Services refer to a connection across loop turns only through its serial()
+// (see HttpListener::find) or by clearing their pointer in on_close.
+#pragma once
+
+#include <llhttp.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http_request.h"
+
+namespace sprites::http {
+
+class HttpConnection;
+class HttpListener;
+
+// An early answer, given before the body is read.
+struct EarlyResponse {
+  uint16_t status;
+  std::string body;  // JSON
+  std::string extra_headers;
+};
+
+// What a port does with requests; implemented by the master's API and the
+// worker's throw intake.
+class HttpService {
+ public:
+  virtual ~HttpService() = default;
+  // Headers are complete, the body (if any) not yet read. Returning a response
+  // answers the request now (followed by a close if a body was on its way);
+  // nullopt goes on to read the body. Also where `Expect: 100-continue` is
+  // decided: 100 Continue is sent only when this returns nullopt.
+  virtual std::optional<EarlyResponse> on_headers(HttpConnection& conn, const HttpRequest& req) = 0;
+  // The whole request. The service must answer it exactly once with
+  // conn.respond(slot, ...), now or in a later loop turn.
+  virtual void on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) = 0;
+  // The connection is going away: forget every reference to it. Answers given
+  // for its slots after this are ignored.
+  virtual void on_close(HttpConnection& conn) = 0;
+};
+
+struct HttpLimits {
+  size_t max_header_bytes = 8192;   // request line + headers
+  size_t max_body_bytes = 16384;    // decoded body
+  uint32_t max_in_flight = 32;      // pipelined requests answered-not-yet-written
+};
+
+class HttpConnection {
+ public:
+  HttpConnection(HttpListener& listener, uint64_t serial);
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Answers request `slot`. Ignored once the connection is closing.
+  void respond(uint32_t slot, uint16_t status, std::string_view content_type, std::string_view body,
+               std::string_view extra_headers = {});
+  void respond_json(uint32_t slot, uint16_t status, std::string_view body) {
+    respond(slot, status, kJsonType, body);
+  }
+  void respond_error(uint32_t slot, uint16_t status, std::string_view code, std::string_view message,
+                     std::string_view extra_headers = {});
+
+  // Closes at once (pending answers are dropped). Idempotent.
+  void close();
+
+  uint64_t serial() const { return serial_; }
+  bool closing() const { return state_ != State::Open; }
+  // For the service: e.g. the master keeps the node whose poll is parked here.
+  void* user = nullptr;
+
+  // libuv plumbing, used by HttpListener.
+  uv_tcp_t* handle() { return &tcp_; }
+  void start();
+
+ private:
+  static constexpr std::string_view kJsonType = "application/json";
+  enum class State : uint8_t { Open, Lingering, Closed };
+
+  struct Ready {  // an answer written out of order, waiting for earlier slots
+    uint32_t slot;
+    std::string bytes;
+  };
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_shutdown(uv_shutdown_t* req, int status);
+  static void on_closed(uv_handle_t* handle);
+
+  static int on_message_begin(llhttp_t* p);
+  static int on_url(llhttp_t* p, const char* at, size_t len);
+  static int on_header_field(llhttp_t* p, const char* at, size_t len);
+  static int on_header_value(llhttp_t* p, const char* at, size_t len);
+  static int on_header_value_complete(llhttp_t* p);
+  static int on_headers_complete(llhttp_t* p);
+  static int on_body(llhttp_t* p, const char* at, size_t len);
+  static int on_message_complete(llhttp_t* p);
+  static const llhttp_settings_t* settings();
+
+  void parse(const char* data, size_t size);
+  void fail(uint16_t status, std::string_view code, std::string_view message);
+  void write_bytes(std::string&& bytes);
+  void deliver(uint32_t slot, std::string&& bytes);
+  void after_writes();
+  void begin_linger();
+  void resume_if_possible();
+  int count_header(size_t len);
+
+  HttpListener& listener_;
+  uint64_t serial_;
+  uv_tcp_t tcp_{};
+  llhttp_t parser_{};
+  State state_ = State::Open;
+  bool reading_ = false;
+  bool paused_ = false;         // parser paused: in-flight limit or stop
+  bool stop_parsing_ = false;   // nothing after the current request will be read
+  bool close_after_write_ = false;
+  bool in_parse_ = false;
+  bool skip_dispatch_ = false;  // current request was answered early
+  uint8_t header_state_ = 0;    // which header the current value belongs to
+  uint32_t header_bytes_ = 0;
+  uint32_t next_slot_ = 0;      // slot of the next request parsed
+  uint32_t write_slot_ = 0;     // slot whose answer goes out next
+  uint32_t writes_pending_ = 0;
+  std::unique_ptr<HttpRequest> request_;  // only while a request is being received
+  std::string header_name_;               // only while a header name is split across reads
+  std::vector<Ready> ready_;              // empty unless answers came out of order
+  std::string stash_;                     // unparsed input while paused
+  std::string stash_expect_;              // the Expect header's value while it is read
+  friend class HttpListener;
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
+  uint32_t current_slot_ = 0;   // slot of the request being received
+  uint32_t close_slot_ = kNoSlot;  // the answer after which the connection closes
+  uint32_t all_index_ = 0;      // position in the listener's list of connections
+  uint64_t linger_since_ms_ = 0;
+};
+
+}  // namespace sprites::http

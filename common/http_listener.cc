@@ -1,0 +1,181 @@
+// See http_listener.h.
+#include "common/http_listener.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+
+#include "common/log.h"
+
+namespace sprites::http {
+namespace {
+
+constexpr size_t kReadBufferBytes = 64 * 1024;
+
+uint64_t now_ms(uv_loop_t* loop) { return uv_now(loop); }
+
+}  // namespace
+
+uv_buf_t lend_read_buffer() {
+  static char* buffer = new char[kReadBufferBytes];
+  return uv_buf_init(buffer, kReadBufferBytes);
+}
+
+HttpListener::HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits, bool index_by_serial)
+    : loop_(loop), service_(service), limits_(limits), index_by_serial_(index_by_serial) {
+  sweep_ = new uv_timer_t;
+  uv_timer_init(loop_, sweep_);
+  sweep_->data = this;
+}
+
+HttpListener::~HttpListener() {
+  // Connections and handles free themselves in close callbacks that need this
+  // object; the owner calls close() and runs the loop until they have run.
+  if (connections_ != 0 || server_ || sweep_) {
+    LOG_ERROR("HttpListener destroyed with %zu connections still open", connections_);
+    std::abort();
+  }
+}
+
+void HttpListener::close() {
+  stop_accepting();
+  close_all();
+  if (sweep_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(sweep_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    sweep_ = nullptr;
+  }
+}
+
+int HttpListener::adopt(int fd) {
+  server_ = new uv_tcp_t;
+  uv_tcp_init(loop_, server_);
+  server_->data = this;
+  int rc = uv_tcp_open(server_, fd);
+  if (rc != 0) return rc;
+  return start_listening();
+}
+
+int HttpListener::bind(const std::string& host, uint16_t port, bool reuseport) {
+  sockaddr_storage addr{};
+  int rc;
+  bool v6 = host.find(':') != std::string::npos;
+  if (v6) {
+    rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
+  } else {
+    rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
+  }
+  if (rc != 0) return rc;
+  server_ = new uv_tcp_t;
+  rc = uv_tcp_init_ex(loop_, server_, v6 ? AF_INET6 : AF_INET);
+  if (rc != 0) {
+    delete server_;
+    server_ = nullptr;
+    return rc;
+  }
+  server_->data = this;
+  if (reuseport) {
+    uv_os_fd_t fd;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(server_), &fd);
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return uv_translate_sys_error(errno);
+  }
+  rc = uv_tcp_bind(server_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  if (rc != 0) return rc;
+  return start_listening();
+}
+
+int HttpListener::start_listening() {
+  return uv_listen(reinterpret_cast<uv_stream_t*>(server_), kBacklog, &HttpListener::on_connection);
+}
+
+uint16_t HttpListener::port() const {
+  if (!server_) return 0;
+  sockaddr_storage addr{};
+  int len = sizeof addr;
+  if (uv_tcp_getsockname(server_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+HttpConnection* HttpListener::find(uint64_t serial) const {
+  auto it = by_serial_.find(serial);
+  return it == by_serial_.end() ? nullptr : it->second;
+}
+
+void HttpListener::on_connection(uv_stream_t* server, int status) {
+  auto* self = static_cast<HttpListener*>(server->data);
+  if (status < 0) {
+    uint64_t now = now_ms(self->loop_);
+    if (now - self->last_accept_error_log_ms_ >= 1000) {
+      self->last_accept_error_log_ms_ = now;
+      LOG_WARN("accept failed: %s (%zu connections open)", uv_strerror(status), self->connections_);
+    }
+    return;
+  }
+  auto* conn = new HttpConnection(*self, self->next_serial_++);
+  uv_tcp_init(self->loop_, conn->handle());
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
+    // Never registered: free it without telling the service or the lists.
+    conn->state_ = HttpConnection::State::Closed;
+    uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+             [](uv_handle_t* h) { delete static_cast<HttpConnection*>(h->data); });
+    return;
+  }
+  conn->all_index_ = static_cast<uint32_t>(self->all_.size());
+  self->all_.push_back(conn);
+  if (self->index_by_serial_) self->by_serial_.emplace(conn->serial(), conn);
+  ++self->connections_;
+  conn->start();
+}
+
+void HttpListener::forget(HttpConnection* conn) {
+  uint32_t i = conn->all_index_;
+  if (i < all_.size() && all_[i] == conn) {
+    all_[i] = all_.back();
+    all_[i]->all_index_ = i;
+    all_.pop_back();
+  }
+  if (index_by_serial_) by_serial_.erase(conn->serial());
+  --connections_;
+}
+
+void HttpListener::linger(HttpConnection* conn) {
+  conn->linger_since_ms_ = now_ms(loop_);
+  lingering_.push_back(conn);
+  if (lingering_.size() == 1 && sweep_) uv_timer_start(sweep_, &HttpListener::on_sweep, 500, 500);
+}
+
+void HttpListener::unlinger(HttpConnection* conn) {
+  for (size_t i = 0; i < lingering_.size(); ++i) {
+    if (lingering_[i] == conn) {
+      lingering_[i] = lingering_.back();
+      lingering_.pop_back();
+      break;
+    }
+  }
+  if (lingering_.empty() && sweep_) uv_timer_stop(sweep_);
+}
+
+void HttpListener::on_sweep(uv_timer_t* timer) {
+  auto* self = static_cast<HttpListener*>(timer->data);
+  uint64_t now = now_ms(self->loop_);
+  std::vector<HttpConnection*> expired;
+  for (HttpConnection* c : self->lingering_) {
+    if (now - c->linger_since_ms_ >= kLingerMs) expired.push_back(c);
+  }
+  for (HttpConnection* c : expired) c->close();
+}
+
+void HttpListener::stop_accepting() {
+  if (!server_) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  server_ = nullptr;
+}
+
+void HttpListener::close_all() {
+  std::vector<HttpConnection*> all = all_;
+  for (HttpConnection* c : all) c->close();
+}
+
+}  // namespace sprites::http

@@ -1,0 +1,87 @@
+// HttpListener: a listening TCP socket and the HttpConnections it accepted.
+//
+// It owns what all connections of one port share: the service, the limits, the
+// read buffer lent to every read (reads are consumed synchronously by llhttp, so
+// one buffer per process serves every connection), and one coarse timer that
+// ends lingering closes. The socket is either bound here or adopted from the
+// supervisor (--master-fd/--worker-fd), so port 0 resolves once for the whole
+// relay and a restarted process keeps the port without dropping queued SYNs.
+//
+// Accepting on a full fd table: libuv keeps a spare descriptor and, on EMFILE,
+// accepts and closes the pending connections instead of spinning; we only log
+// (at most once a second).
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/http_connection.h"
+
+namespace sprites::http {
+
+class HttpListener {
+ public:
+  // With `index_by_serial`, connections can be found again by serial (the worker
+  // needs this to answer a throw when the master acknowledges it; the master
+  // keeps direct pointers instead and saves the index's memory).
+  HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits, bool index_by_serial);
+  ~HttpListener();
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+
+  // Takes over a socket that is already bound (and maybe listening). Returns 0
+  // or a libuv error code.
+  int adopt(int fd);
+  // Binds host:port with SO_REUSEADDR (and SO_REUSEPORT when asked) and listens.
+  int bind(const std::string& host, uint16_t port, bool reuseport);
+
+  uint16_t port() const;
+  size_t connection_count() const { return connections_; }
+  HttpConnection* find(uint64_t serial) const;
+
+  // Stops accepting; established connections stay.
+  void stop_accepting();
+  // Closes every connection now.
+  void close_all();
+  // Stops accepting, closes every connection and the sweep timer. Run the loop
+  // afterwards until the close callbacks have run; only then destroy.
+  void close();
+
+  uv_loop_t* loop() const { return loop_; }
+  HttpService& service() { return service_; }
+  const HttpLimits& limits() const { return limits_; }
+
+ private:
+  friend class HttpConnection;
+  static constexpr int kBacklog = 65535;  // the kernel clamps it to net.core.somaxconn
+  static constexpr uint64_t kLingerMs = 2000;
+
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_sweep(uv_timer_t* timer);
+  int start_listening();
+  void forget(HttpConnection* conn);
+  void linger(HttpConnection* conn);
+  void unlinger(HttpConnection* conn);
+
+  uv_loop_t* loop_;
+  HttpService& service_;
+  HttpLimits limits_;
+  bool index_by_serial_;
+  uv_tcp_t* server_ = nullptr;  // freed in its close callback
+  uv_timer_t* sweep_ = nullptr;
+  uint64_t next_serial_ = 1;
+  size_t connections_ = 0;
+  uint64_t last_accept_error_log_ms_ = 0;
+  std::unordered_map<uint64_t, HttpConnection*> by_serial_;
+  std::vector<HttpConnection*> all_;   // only for close_all and lingering; index kept in conn
+  std::vector<HttpConnection*> lingering_;
+};
+
+// The buffer every read lands in (see the file comment).
+uv_buf_t lend_read_buffer();
+
+}  // namespace sprites::http

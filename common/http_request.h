@@ -1,0 +1,53 @@
+// HttpRequest: what the HTTP layer hands a service once a request is complete,
+// plus the small pure helpers every endpoint needs (path, query, bearer token,
+// unsigned integers).
+//
+// Only the headers the relay acts on are kept (Authorization, Expect; framing is
+// llhttp's business); the rest are counted against the header limit and dropped.
+// Keeping fewer headers keeps a request small and the parse cheap.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sprites::http {
+
+enum class Method : uint8_t { Get, Post, Delete, Options, Head, Put, Patch, Other };
+
+struct HttpRequest {
+  Method method = Method::Other;
+  std::string target;  // the raw request-target, e.g. /v1/nodes/x/events?after=3
+  bool has_authorization = false;
+  std::string authorization;  // the header value as sent
+  bool expect_continue = false;
+  bool has_body = false;   // Content-Length > 0 or chunked
+  bool has_content_length = false;
+  uint64_t content_length = 0;
+  bool keep_alive = true;  // false for Connection: close and for HTTP/1.0
+  std::string body;
+
+  std::string_view path() const;   // target up to '?'
+  std::string_view query() const;  // after '?', empty if none
+};
+
+// The value of the last `name=value` pair in a query string, percent-decoded
+// ('+' stays '+'); nullopt when the name is absent. A pair without '=' has an
+// empty value.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+
+// Non-negative decimal integers: digits only, no sign, no spaces.
+enum class UintParse { Ok, Invalid, TooLarge };
+UintParse parse_uint(std::string_view text, uint64_t& out);
+
+// The token of an `Authorization: Bearer <token>` header (scheme matched without
+// regard to case, exactly one space or more, token non-empty and free of
+// whitespace); nullopt when the header is malformed.
+std::optional<std::string_view> bearer_token(std::string_view header);
+
+// Splits "/a/b/c" into at most `max` segments; returns the count, or max+1 when
+// there are more. An empty segment (as in "//") is kept as empty.
+size_t split_path(std::string_view path, std::string_view* segments, size_t max);
+
+}  // namespace sprites::http

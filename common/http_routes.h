@@ -1,0 +1,51 @@
+// Route matching shared by both ports: the few path shapes of PROTOCOL.md, the
+// answers every port gives alike (OPTIONS preflight, 404, 405) and the bearer
+// check order ("a missing or malformed Authorization header gets 401 before
+// anything else is checked").
+//
+// Paths are matched segment by segment without decoding or normalising: a
+// segment that is not a plausible node id simply names no node, and
+// "/v1/nodes/../stats" matches no route (it is not the stats path).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "common/http_connection.h"
+#include "common/http_request.h"
+
+namespace sprites::http {
+
+enum class Route : uint8_t {
+  None,
+  Nodes,        // /v1/nodes
+  Node,         // /v1/nodes/{id}
+  NodeEvents,   // /v1/nodes/{id}/events
+  NodeSprites,  // /v1/nodes/{id}/sprites
+  Stats,        // /v1/stats
+  Metrics,      // /metrics
+  Healthz,      // /healthz
+};
+
+struct RouteMatch {
+  Route route = Route::None;
+  std::string_view node;  // the {id} segment, when the route has one
+};
+
+RouteMatch match_route(std::string_view path);
+
+// Headers of the 204 answer to OPTIONS on any path.
+inline constexpr std::string_view kPreflightHeaders =
+    "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS\r\n"
+    "Access-Control-Allow-Headers: Authorization, Content-Type\r\n"
+    "Access-Control-Max-Age: 86400\r\n";
+
+EarlyResponse not_found();
+EarlyResponse method_not_allowed(std::string_view allow);  // allow: e.g. "GET, OPTIONS"
+EarlyResponse unauthorized(std::string_view message);
+
+// The bearer token, or nullopt when the Authorization header is missing or
+// malformed (the caller answers 401).
+std::optional<std::string_view> request_token(const HttpRequest& req);
+
+}  // namespace sprites::http

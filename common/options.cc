@@ -1,0 +1,88 @@
+// See options.h. The table below is the single place where an option's name,
+// default, range and environment variable are defined.
+#include "common/options.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <sys/stat.h>
+#include <thread>
+
+namespace sprites {
+
+std::string default_ipc_path(uint16_t master_port, long pid) {
+  std::string dir = "/tmp";
+  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
+    struct stat st {};
+    if (::stat(runtime, &st) == 0 && S_ISDIR(st.st_mode)) dir = runtime;
+  }
+  long suffix = master_port == 0 ? pid : static_cast<long>(master_port);
+  return dir + "/sprites-" + std::to_string(suffix) + ".sock";
+}
+
+int parse_options(int argc, char** argv, const char* program, Options& out) {
+  CLI::App app{"sprites relay: " + std::string(program), program};
+  app.option_defaults()->always_capture_default();
+  // Flags of other processes are accepted silently (a process ignores the
+  // options that are not its own, PROTOCOL.md "Options").
+  app.allow_extras(false);
+
+  app.add_option("--host", out.host, "address both ports bind")->envname("SPRITES_HOST");
+  app.add_option("--master-port", out.master_port, "long-poll and join port")
+      ->envname("SPRITES_MASTER_PORT");
+  app.add_option("--worker-port", out.worker_port, "throw port")->envname("SPRITES_WORKER_PORT");
+  app.add_option("--workers", out.workers, "worker processes (supervisor)")
+      ->envname("SPRITES_WORKERS")
+      ->check(CLI::Range(1u, 1024u));
+  app.add_option("--ipc-path", out.ipc_path, "master's Unix socket")->envname("SPRITES_IPC_PATH");
+  app.add_option("--grid-width", out.grid_width, "width W of every group's grid")
+      ->envname("SPRITES_GRID_WIDTH")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--poll-timeout-ms", out.poll_timeout_ms, "longest hold of a poll")
+      ->envname("SPRITES_POLL_TIMEOUT_MS")
+      ->check(CLI::Range(1u, 3600000u));
+  app.add_option("--node-ttl-ms", out.node_ttl_ms, "grace after a poll ends before the node leaves")
+      ->envname("SPRITES_NODE_TTL_MS")
+      ->check(CLI::Range(1u, 86400000u));
+  app.add_option("--mailbox-limit", out.mailbox_limit, "unacknowledged events a node may hold")
+      ->envname("SPRITES_MAILBOX_LIMIT")
+      ->check(CLI::Range(1u, 1000000u));
+  app.add_option("--rate-limit", out.rate_limit, "throws per second per node, burst twice that; 0 = none")
+      ->envname("SPRITES_RATE_LIMIT")
+      ->check(CLI::Range(0.0, 1e9));
+  app.add_option("--max-body-bytes", out.max_body_bytes, "largest throw body")
+      ->envname("SPRITES_MAX_BODY_BYTES")
+      ->check(CLI::Range(64u, 512u * 1024u));
+  app.add_option("--max-nodes", out.max_nodes, "nodes the master holds at most; 0 = file limit")
+      ->envname("SPRITES_MAX_NODES");
+  app.add_option("--log-level", out.log_level, "debug, info, warn or error")
+      ->envname("SPRITES_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--master-fd", out.master_fd, "(internal) inherited listening socket, master port")
+      ->envname("SPRITES_MASTER_FD")
+      ->group("Internal");
+  app.add_option("--worker-fd", out.worker_fd, "(internal) inherited listening socket, worker port")
+      ->envname("SPRITES_WORKER_FD")
+      ->group("Internal");
+  app.add_option("--worker-index", out.worker_index, "(internal) which worker this is")
+      ->group("Internal");
+  std::string ignored_bin_dir;
+  app.add_option("--bin-dir", ignored_bin_dir, "(supervisor) where the binaries are")->group("Internal");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, std::cout, std::cerr);
+    return code == 0 ? 0 : 2;
+  }
+  if (out.workers == 0) {
+    unsigned cpus = std::thread::hardware_concurrency();
+    out.workers = cpus == 0 ? 1 : cpus;
+  }
+  if (out.ipc_path.empty()) out.ipc_path = default_ipc_path(out.master_port, static_cast<long>(::getpid()));
+  return -1;
+}
+
+}  // namespace sprites

@@ -1,0 +1,49 @@
+// Options: the one option table shared by the master, the workers and the
+// supervisor (PROTOCOL.md "Options"). Every process accepts every option and
+// ignores those that are not its own, so the supervisor can pass its whole
+// command line through.
+//
+// Each option is a `--name value` flag or a `SPRITES_NAME` environment variable;
+// a flag wins. CLI11 does the parsing (flags, env fallbacks, range checks, --help)
+// instead of a hand-written parser: it is one well-kept header-only Debian
+// package and its error messages name the offending flag.
+//
+// Two options are internal to the supervisor/child contract and not in the
+// protocol's table: --master-fd / --worker-fd hand a listening socket the
+// supervisor already bound to the child (so port 0 and restarts keep one port).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sprites {
+
+struct Options {
+  std::string host = "0.0.0.0";
+  uint16_t master_port = 8000;
+  uint16_t worker_port = 8001;
+  unsigned workers = 0;  // 0 until parsed: then the number of CPUs
+  std::string ipc_path;  // resolved by resolve_ipc_path() when empty
+  uint32_t grid_width = 8;
+  uint32_t poll_timeout_ms = 60000;
+  uint32_t node_ttl_ms = 30000;
+  uint32_t mailbox_limit = 256;
+  double rate_limit = 50;  // throws per second per node; 0 disables
+  uint32_t max_body_bytes = 16384;
+  uint64_t max_nodes = 0;  // 0: as many as the file limit allows
+  std::string log_level = "info";
+  int master_fd = -1;  // inherited listening socket for the master port
+  int worker_fd = -1;  // inherited listening socket for the worker port
+  unsigned worker_index = 0;
+};
+
+// Parses argv and SPRITES_* environment variables into `out`. Returns -1 when
+// the process should go on, or an exit code (0 after --help, 2 on a bad option)
+// after printing the reason. `program` names the process in --help.
+int parse_options(int argc, char** argv, const char* program, Options& out);
+
+// PROTOCOL.md's default IPC path: sprites-<master port>.sock in $XDG_RUNTIME_DIR
+// (else /tmp); with master port 0, sprites-<pid>.sock where pid is the given one.
+std::string default_ipc_path(uint16_t master_port, long pid);
+
+}  // namespace sprites

@@ -1,0 +1,233 @@
+// See api.h.
+#include "master/api.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "common/http_response.h"
+#include "common/http_routes.h"
+#include "common/log.h"
+
+namespace sprites::master {
+
+using http::EarlyResponse;
+using http::HttpConnection;
+using http::HttpRequest;
+using http::Method;
+using http::Route;
+
+namespace {
+
+bool valid_group(std::string_view g) {
+  if (g.size() > 64) return false;
+  for (char c : g) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// nlohmann has already checked the string is valid UTF-8.
+size_t code_points(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+void append_uint(std::string& out, uint64_t v) { out.append(std::to_string(v)); }
+
+}  // namespace
+
+Api::Api(Relay& relay, Counters& counters, std::function<void(Gauges&)> gauges, uint32_t max_body_bytes)
+    : relay_(relay), counters_(counters), fill_gauges_(std::move(gauges)), max_body_bytes_(max_body_bytes) {
+  started_ = std::chrono::steady_clock::now();
+}
+
+std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest& req) {
+  if (req.method == Method::Options) return std::nullopt;
+  http::RouteMatch m = http::match_route(req.path());
+  bool needs_token = false;
+  switch (m.route) {
+    case Route::None:
+    case Route::NodeSprites:  // a worker-port path
+      return http::not_found();
+    case Route::Nodes:
+      if (req.method != Method::Post) return http::method_not_allowed("POST, OPTIONS");
+      break;
+    case Route::Node:
+      if (req.method != Method::Get && req.method != Method::Delete) {
+        return http::method_not_allowed("GET, DELETE, OPTIONS");
+      }
+      needs_token = true;
+      break;
+    case Route::NodeEvents:
+      if (req.method != Method::Get) return http::method_not_allowed("GET, OPTIONS");
+      needs_token = true;
+      break;
+    case Route::Stats:
+    case Route::Metrics:
+    case Route::Healthz:
+      if (req.method != Method::Get) return http::method_not_allowed("GET, OPTIONS");
+      break;
+  }
+  if (needs_token && !http::request_token(req)) {
+    return http::unauthorized("missing or malformed Authorization: Bearer header");
+  }
+  if (req.has_content_length && req.content_length > max_body_bytes_) {
+    return EarlyResponse{413, http::error_body("too_large", "the request body exceeds the limit"), {}};
+  }
+  return std::nullopt;
+}
+
+void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
+  if (req.method == Method::Options) {
+    conn.respond(slot, 204, {}, {}, http::kPreflightHeaders);
+    return;
+  }
+  http::RouteMatch m = http::match_route(req.path());
+  switch (m.route) {
+    case Route::Nodes:
+      join(conn, req, slot);
+      return;
+    case Route::Stats:
+      conn.respond_json(slot, 200, render_stats_json(counters_, gauges()));
+      return;
+    case Route::Metrics:
+      conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(counters_, gauges()));
+      return;
+    case Route::Healthz:
+      conn.respond(slot, 200, http::kText, "ok");
+      return;
+    case Route::Node:
+    case Route::NodeEvents:
+      break;
+    default:  // on_headers answered every other route
+      conn.respond_error(slot, 404, "not_found", "no such path");
+      return;
+  }
+  std::string_view token = *http::request_token(req);
+  Node* node = relay_.find(m.node);
+  if (!node) {
+    conn.respond_error(slot, 404, "unknown_node", "no node with this id");
+    return;
+  }
+  if (!token_equals(node->token, token)) {
+    conn.respond_error(slot, 401, "unauthorized", "the token does not belong to this node");
+    return;
+  }
+  if (m.route == Route::NodeEvents) {
+    poll(conn, node, req, slot);
+  } else if (req.method == Method::Delete) {
+    relay_.leave(node);
+    conn.respond(slot, 204, {}, {});
+  } else {
+    info(conn, node, slot);
+  }
+}
+
+void Api::on_close(HttpConnection& conn) {
+  if (conn.user) relay_.poll_connection_closed(&conn);
+}
+
+void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
+  std::string group, name;
+  if (!req.body.empty()) {
+    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      conn.respond_error(slot, 400, "invalid_json", "the body must be empty or a JSON object");
+      return;
+    }
+    if (auto it = body.find("group"); it != body.end()) {
+      if (!it->is_string() || !valid_group(it->get_ref<const std::string&>())) {
+        conn.respond_error(slot, 400, "invalid_group", "group must be a string of 0-64 characters [A-Za-z0-9._-]");
+        return;
+      }
+      group = it->get<std::string>();
+    }
+    if (auto it = body.find("name"); it != body.end()) {
+      if (!it->is_string() || code_points(it->get_ref<const std::string&>()) > 64) {
+        conn.respond_error(slot, 400, "invalid_name", "name must be a string of at most 64 characters");
+        return;
+      }
+      name = it->get<std::string>();
+    }
+  }
+  Node* node = relay_.join(group, name);
+  if (!node) {
+    conn.respond_error(slot, 503, "node_limit", "the relay holds its maximum number of nodes");
+    return;
+  }
+  const RelayConfig& config = relay_.config();
+  std::string out = "{\"node\":";
+  http::append_json_string(out, node->id);
+  out.append(",\"token\":");
+  http::append_json_string(out, token_text(node->token));
+  out.append(",\"group\":");
+  http::append_json_string(out, node->group->name);
+  out.append(",\"name\":");
+  http::append_json_string(out, node->name);
+  out.push_back(',');
+  relay_.append_place(*node, out);
+  out.append(",\"cursor\":0,\"poll_timeout_ms\":");
+  append_uint(out, config.poll_timeout_ms);
+  out.append(",\"node_ttl_ms\":");
+  append_uint(out, config.node_ttl_ms);
+  out.push_back('}');
+  conn.respond_json(slot, 201, out);
+}
+
+void Api::poll(HttpConnection& conn, Node* node, const HttpRequest& req, uint32_t slot) {
+  std::string_view query = req.query();
+  uint64_t after = 0;
+  if (auto text = http::query_param(query, "after")) {
+    if (http::parse_uint(*text, after) != http::UintParse::Ok || after > node->mailbox.last_seq()) {
+      conn.respond_error(slot, 400, "invalid_cursor",
+                         "after must be a non-negative integer no larger than the last seq issued");
+      return;
+    }
+  }
+  uint64_t timeout = relay_.config().poll_timeout_ms;
+  if (auto text = http::query_param(query, "timeout_ms")) {
+    uint64_t asked = 0;
+    http::UintParse r = http::parse_uint(*text, asked);
+    if (r == http::UintParse::Invalid) {
+      conn.respond_error(slot, 400, "invalid_timeout", "timeout_ms must be a non-negative integer");
+      return;
+    }
+    if (r == http::UintParse::Ok && asked < timeout) timeout = asked;
+  }
+  if (stopping_) timeout = 0;
+  relay_.poll(node, &conn, slot, after, timeout);
+}
+
+void Api::info(HttpConnection& conn, Node* node, uint32_t slot) {
+  std::string out = "{\"node\":";
+  http::append_json_string(out, node->id);
+  out.append(",\"group\":");
+  http::append_json_string(out, node->group->name);
+  out.append(",\"name\":");
+  http::append_json_string(out, node->name);
+  out.push_back(',');
+  relay_.append_place(*node, out);
+  out.append(",\"pending\":");
+  append_uint(out, node->mailbox.size());
+  out.push_back('}');
+  conn.respond_json(slot, 200, out);
+}
+
+Gauges Api::gauges() const {
+  Gauges g;
+  g.nodes = relay_.node_count();
+  g.groups = relay_.group_count();
+  g.polls_pending = relay_.polls_pending();
+  g.uptime_s = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
+  g.rss_bytes = read_rss_bytes();
+  if (fill_gauges_) fill_gauges_(g);
+  return g;
+}
+
+}  // namespace sprites::master

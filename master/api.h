@@ -1,0 +1,47 @@
+// Api: the master port's HTTP endpoints (PROTOCOL.md "Master port"), an
+// HttpService in front of the Relay.
+//
+// It routes, authenticates, validates query strings and join bodies, and maps
+// the Relay's results to status codes; it holds no state of its own besides the
+// start time. Routing happens when the headers are complete, so an unknown
+// path, a wrong method, a missing token or an oversized body is answered
+// before the body is read.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+#include "common/http_connection.h"
+#include "master/relay.h"
+#include "master/stats.h"
+
+namespace sprites::master {
+
+class Api : public http::HttpService {
+ public:
+  // `gauges` fills in what other components own (connections, workers).
+  Api(Relay& relay, Counters& counters, std::function<void(Gauges&)> gauges, uint32_t max_body_bytes);
+
+  std::optional<http::EarlyResponse> on_headers(http::HttpConnection& conn, const http::HttpRequest& req) override;
+  void on_request(http::HttpConnection& conn, http::HttpRequest& req, uint32_t slot) override;
+  void on_close(http::HttpConnection& conn) override;
+
+  // While stopping, new polls are answered at once instead of parked.
+  void set_stopping() { stopping_ = true; }
+
+ private:
+  void join(http::HttpConnection& conn, const http::HttpRequest& req, uint32_t slot);
+  void poll(http::HttpConnection& conn, Node* node, const http::HttpRequest& req, uint32_t slot);
+  void info(http::HttpConnection& conn, Node* node, uint32_t slot);
+  Gauges gauges() const;
+
+  Relay& relay_;
+  Counters& counters_;
+  std::function<void(Gauges&)> fill_gauges_;
+  uint32_t max_body_bytes_;
+  std::chrono::steady_clock::time_point started_;
+  bool stopping_ = false;
+};
+
+}  // namespace sprites::master

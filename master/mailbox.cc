@@ -1,0 +1,58 @@
+// See mailbox.h.
+#include "master/mailbox.h"
+
+#include <charconv>
+#include <utility>
+
+namespace sprites::master {
+
+void Mailbox::append(Event&& event) {
+  last_seq_ = event.seq;
+  events_.push_back(std::move(event));
+}
+
+void Mailbox::render(uint64_t after, size_t max, std::string& out) const {
+  char number[24];
+  size_t first = head_;
+  if (size() > 0 && after >= events_[head_].seq) first = head_ + static_cast<size_t>(after - events_[head_].seq + 1);
+  size_t end = events_.size();
+  if (first > end) first = end;
+  if (end - first > max) end = first + max;
+  uint64_t cursor = end > first ? events_[end - 1].seq : after;
+  out.append("{\"cursor\":");
+  auto [p, ec] = std::to_chars(number, number + sizeof number, cursor);
+  (void)ec;
+  out.append(number, p);
+  out.append(",\"events\":[");
+  for (size_t i = first; i < end; ++i) {
+    if (i != first) out.push_back(',');
+    out.append(events_[i].text);
+  }
+  out.append("]}");
+}
+
+std::vector<Event> Mailbox::take_all() {
+  std::vector<Event> out;
+  out.reserve(size());
+  for (size_t i = head_; i < events_.size(); ++i) out.push_back(std::move(events_[i]));
+  events_ = {};
+  head_ = 0;
+  return out;
+}
+
+void Mailbox::compact() {
+  if (head_ == events_.size()) {
+    // Keep a small allocation for a busy node; give a large one back.
+    if (events_.capacity() > 8) {
+      events_ = {};
+    } else {
+      events_.clear();
+    }
+    head_ = 0;
+  } else if (head_ > 32 && head_ * 2 > events_.size()) {
+    events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+}
+
+}  // namespace sprites::master

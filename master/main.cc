@@ -1,0 +1,127 @@
+// sprites-master: parses options, builds the relay's parts, runs the loop.
+//
+// Composition: Relay (grid, mailboxes, deadlines) <- Api (HTTP on the master
+// port) and WorkerLink (IPC from the workers). SIGTERM/SIGINT arrive as libuv
+// signal handles, so the handler runs on the loop: it answers every held poll,
+// stops accepting and closes the parts; the loop then ends by itself.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "common/http_listener.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "master/api.h"
+#include "master/relay.h"
+#include "master/worker_link.h"
+
+using namespace sprites;
+
+namespace {
+
+// PROTOCOL.md: --max-nodes 0 means "as many as its file limit allows". Each
+// held poll needs a descriptor; keep some for workers, logs and accept slack.
+uint64_t nodes_the_file_limit_allows() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 1u << 30;
+  constexpr uint64_t kReserve = 64;
+  return lim.rlim_cur > kReserve ? lim.rlim_cur - kReserve : 1;
+}
+
+struct Master {
+  uv_loop_t* loop;
+  master::Counters counters;
+  std::unique_ptr<master::Relay> relay;
+  std::unique_ptr<master::WorkerLink> link;
+  std::unique_ptr<master::Api> api;
+  std::unique_ptr<http::HttpListener> listener;
+  uv_signal_t sigterm{};
+  uv_signal_t sigint{};
+  bool stopping = false;
+
+  void stop(const char* why) {
+    if (stopping) return;
+    stopping = true;
+    LOG_INFO("%s: answering %zu held polls and stopping", why, relay->polls_pending());
+    api->set_stopping();
+    listener->stop_accepting();
+    relay->answer_all_polls();
+    listener->close();
+    link->close();
+    relay->close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+  }
+};
+
+void on_signal(uv_signal_t* handle, int signum) {
+  static_cast<Master*>(handle->data)->stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  if (int rc = parse_options(argc, argv, "sprites-master", options); rc >= 0) return rc;
+  log::Level level = log::Level::Info;
+  log::parse_level(options.log_level, level);
+  log::init("master", level);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Master m;
+  m.loop = uv_default_loop();
+  master::RelayConfig config;
+  config.grid_width = options.grid_width;
+  config.poll_timeout_ms = options.poll_timeout_ms;
+  config.node_ttl_ms = options.node_ttl_ms;
+  config.mailbox_limit = options.mailbox_limit;
+  config.rate_limit = options.rate_limit;
+  config.max_nodes = options.max_nodes != 0 ? options.max_nodes : nodes_the_file_limit_allows();
+
+  m.relay = std::make_unique<master::Relay>(m.loop, config, m.counters);
+  m.link = std::make_unique<master::WorkerLink>(m.loop, *m.relay, m.counters);
+  m.api = std::make_unique<master::Api>(
+      *m.relay, m.counters,
+      [&m](master::Gauges& g) {
+        g.connections = m.listener->connection_count();
+        g.workers_connected = m.link->workers_connected();
+      },
+      options.max_body_bytes);
+  http::HttpLimits limits;
+  limits.max_body_bytes = options.max_body_bytes;
+  m.listener = std::make_unique<http::HttpListener>(m.loop, *m.api, limits, /*index_by_serial=*/false);
+
+  int rc = options.master_fd >= 0 ? m.listener->adopt(options.master_fd)
+                                  : m.listener->bind(options.host, options.master_port, /*reuseport=*/false);
+  if (rc != 0) {
+    LOG_ERROR("cannot listen on the master port %s:%u: %s", options.host.c_str(), options.master_port, uv_strerror(rc));
+    return 1;
+  }
+  rc = m.link->listen(options.ipc_path);
+  if (rc != 0) {
+    LOG_ERROR("cannot listen on the IPC socket %s: %s%s", options.ipc_path.c_str(), uv_strerror(rc),
+              rc == UV_EADDRINUSE ? " (another master is running there)" : "");
+    return 1;
+  }
+  uv_signal_init(m.loop, &m.sigterm);
+  uv_signal_init(m.loop, &m.sigint);
+  m.sigterm.data = m.sigint.data = &m;
+  uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&m.sigint, on_signal, SIGINT);
+
+  LOG_INFO("serving on port %u, ipc %s, grid width %u, max nodes %llu", m.listener->port(), options.ipc_path.c_str(),
+           config.grid_width, static_cast<unsigned long long>(config.max_nodes));
+  uv_run(m.loop, UV_RUN_DEFAULT);
+
+  m.listener.reset();
+  m.link.reset();
+  m.api.reset();
+  m.relay.reset();
+  rc = uv_loop_close(m.loop);
+  if (rc != 0) LOG_WARN("loop closed with handles still open");
+  LOG_INFO("stopped");
+  return 0;
+}

@@ -1,0 +1,48 @@
+// Node: one client on the grid, as the master holds it.
+//
+// It is a GridMember (its slot), a DeadlineEntry (its single deadline: poll
+// answer or TTL), a mailbox, and at most one parked poll. Field order keeps the
+// struct compact: a held idle node is this struct plus its map entry and the
+// connection, and the product promises well under 1 KiB for the lot.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "master/deadlines.h"
+#include "master/grid.h"
+#include "master/mailbox.h"
+#include "master/node_id.h"
+
+namespace sprites::http {
+class HttpConnection;
+}
+
+namespace sprites::master {
+
+struct Group;
+
+struct Node : GridMember, DeadlineEntry {
+  std::string id;
+  std::string name;
+  Token token{};
+  Group* group = nullptr;
+  Mailbox mailbox;
+  // The parked poll, if any: the connection and the request slot to answer,
+  // and the cursor it acknowledged.
+  http::HttpConnection* poll = nullptr;
+  uint32_t poll_slot = 0;
+  uint64_t poll_after = 0;
+  // Token bucket of the throw rate limit.
+  double rate_tokens = 0;
+  uint64_t rate_refill_ms = 0;
+  bool wake_queued = false;  // in the relay's list of polls to answer this turn
+};
+
+struct Group {
+  std::string name;
+  Grid grid;
+  explicit Group(std::string n, uint32_t width) : name(std::move(n)), grid(width) {}
+};
+
+}  // namespace sprites::master

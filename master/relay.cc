@@ -1,0 +1,355 @@
+// See relay.h.
+#include "master/relay.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/http_connection.h"
+#include "common/http_response.h"
+#include "common/log.h"
+
+namespace sprites::master {
+namespace {
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, p);
+}
+
+// {"node":"<id>","name":"<name>"}
+void append_ref(std::string& out, const Node& n) {
+  out.append("{\"node\":");
+  http::append_json_string(out, n.id);
+  out.append(",\"name\":");
+  http::append_json_string(out, n.name);
+  out.push_back('}');
+}
+
+Node* as_node(GridMember* m) { return static_cast<Node*>(m); }
+Node* as_node(DeadlineEntry* e) { return static_cast<Node*>(e); }
+
+}  // namespace
+
+Relay::Relay(uv_loop_t* loop, const RelayConfig& config, Counters& counters)
+    : loop_(loop), config_(config), counters_(counters) {
+  timer_ = new uv_timer_t;
+  uv_timer_init(loop_, timer_);
+  timer_->data = this;
+  wake_idle_ = new uv_idle_t;
+  uv_idle_init(loop_, wake_idle_);
+  wake_idle_->data = this;
+}
+
+Relay::~Relay() {
+  if (timer_ || wake_idle_) {
+    LOG_ERROR("Relay destroyed before close()");
+    std::abort();
+  }
+}
+
+void Relay::close() {
+  if (timer_) uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  if (wake_idle_) uv_close(reinterpret_cast<uv_handle_t*>(wake_idle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+  timer_ = nullptr;
+  wake_idle_ = nullptr;
+}
+
+// ---- membership ----------------------------------------------------------
+
+Node* Relay::join(std::string_view group_name, std::string_view name) {
+  if (nodes_.size() >= config_.max_nodes) return nullptr;
+  auto node = std::make_unique<Node>();
+  do {
+    node->id = new_node_id();
+  } while (nodes_.count(node->id) != 0);
+  node->token = new_token();
+  node->name.assign(name);
+  auto it = groups_.find(std::string(group_name));
+  if (it == groups_.end()) {
+    it = groups_.emplace(std::string(group_name), std::make_unique<Group>(std::string(group_name), config_.grid_width)).first;
+  }
+  node->group = it->second.get();
+  node->rate_tokens = 2 * config_.rate_limit;
+  node->rate_refill_ms = now();
+
+  Node* raw = node.get();
+  nodes_.emplace(std::string_view(raw->id), std::move(node));
+  changed_.clear();
+  raw->group->grid.join(raw, changed_);
+  for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
+  deadlines_.schedule(raw, now() + config_.node_ttl_ms);
+  arm_timer();
+  return raw;
+}
+
+Node* Relay::find(std::string_view id) const {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : it->second.get();
+}
+
+void Relay::leave(Node* node) {
+  if (node->poll) {
+    http::HttpConnection* conn = node->poll;
+    node->poll = nullptr;
+    conn->user = nullptr;
+    --polls_pending_;
+    conn->respond_error(node->poll_slot, 404, "unknown_node", "the node has left the grid");
+  }
+  deadlines_.cancel(node);
+  if (node->wake_queued) {
+    wake_list_.erase(std::remove(wake_list_.begin(), wake_list_.end(), node), wake_list_.end());
+    node->wake_queued = false;
+  }
+
+  Group* group = node->group;
+  changed_.clear();
+  group->grid.leave(node, changed_);
+  for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
+
+  auto owned = std::move(nodes_.find(std::string_view(node->id))->second);
+  nodes_.erase(std::string_view(node->id));
+  if (group->grid.empty()) groups_.erase(group->name);
+
+  // Unread sprites go back to their throwers; what cannot go back is counted.
+  for (Event& e : node->mailbox.take_all()) {
+    if (e.kind == EventKind::Returned) {
+      ++counters_.dropped;
+      continue;
+    }
+    if (e.kind != EventKind::Sprite) continue;
+    Node* thrower = find(e.thrower);
+    if (!thrower) {
+      ++counters_.dropped;
+      continue;
+    }
+    std::string body = "\"type\":\"returned\",\"to\":";
+    append_ref(body, *node);
+    body.push_back(',');
+    auto tail_at = static_cast<uint32_t>(body.size());
+    body.append(std::string_view(e.text).substr(e.tail_at));
+    push_event(*thrower, EventKind::Returned, std::move(body), tail_at, std::string());
+    ++counters_.returned;
+  }
+}
+
+// ---- events --------------------------------------------------------------
+
+void Relay::push_event(Node& node, EventKind kind, std::string&& body, uint32_t tail_at, std::string thrower) {
+  Event e;
+  e.seq = node.mailbox.next_seq();
+  e.kind = kind;
+  e.text.reserve(24 + body.size());
+  e.text.append("{\"seq\":");
+  append_uint(e.text, e.seq);
+  e.text.push_back(',');
+  e.tail_at = static_cast<uint32_t>(e.text.size()) + tail_at;
+  e.text.append(body);
+  e.thrower = std::move(thrower);
+  node.mailbox.append(std::move(e));
+  wake(node);
+}
+
+void Relay::push_neighbors_event(Node& node) {
+  std::string body = "\"type\":\"neighbors\",";
+  append_place(node, body);
+  body.push_back('}');
+  push_event(node, EventKind::Neighbors, std::move(body), 0, std::string());
+}
+
+void Relay::append_place(const Node& node, std::string& out) const {
+  const Grid& grid = node.group->grid;
+  Position p = grid.position(node.slot);
+  out.append("\"position\":{\"row\":");
+  append_uint(out, p.row);
+  out.append(",\"col\":");
+  append_uint(out, p.col);
+  out.append("},\"neighbors\":{");
+  bool first = true;
+  for (Direction d : kAllDirections) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out.append(direction_name(d));
+    out.append("\":");
+    append_ref(out, *static_cast<const Node*>(grid.neighbour(node, d)));
+  }
+  out.push_back('}');
+}
+
+// ---- polls ---------------------------------------------------------------
+
+void Relay::acknowledge(Node& node, uint64_t after) {
+  node.mailbox.acknowledge(after, [this](const Event& e) {
+    if (e.kind == EventKind::Sprite) ++counters_.delivered;
+  });
+}
+
+void Relay::poll(Node* node, http::HttpConnection* conn, uint32_t slot, uint64_t after, uint64_t timeout_ms) {
+  acknowledge(*node, after);
+  if (node->poll) answer_poll(*node, /*superseded=*/true);
+  if (node->mailbox.size() > 0 || timeout_ms == 0) {
+    std::string body;
+    node->mailbox.render(after, config_.max_events_per_response, body);
+    conn->respond_json(slot, 200, body);
+    end_poll(*node);
+    return;
+  }
+  node->poll = conn;
+  node->poll_slot = slot;
+  node->poll_after = after;
+  conn->user = node;
+  ++polls_pending_;
+  deadlines_.schedule(node, now() + timeout_ms);
+  arm_timer();
+}
+
+void Relay::answer_poll(Node& node, bool superseded) {
+  http::HttpConnection* conn = node.poll;
+  node.poll = nullptr;
+  conn->user = nullptr;
+  --polls_pending_;
+  std::string body;
+  if (superseded) {
+    body.append("{\"cursor\":");
+    append_uint(body, node.poll_after);
+    body.append(",\"events\":[],\"superseded\":true}");
+  } else {
+    node.mailbox.render(node.poll_after, config_.max_events_per_response, body);
+  }
+  conn->respond_json(node.poll_slot, 200, body);
+  end_poll(node);
+}
+
+void Relay::end_poll(Node& node) {
+  // Alive for node_ttl_ms after its last poll ended.
+  deadlines_.schedule(&node, now() + config_.node_ttl_ms);
+  arm_timer();
+}
+
+void Relay::poll_connection_closed(http::HttpConnection* conn) {
+  auto* node = static_cast<Node*>(conn->user);
+  conn->user = nullptr;
+  if (!node || node->poll != conn) return;
+  node->poll = nullptr;
+  --polls_pending_;
+  end_poll(*node);
+}
+
+void Relay::wake(Node& node) {
+  if (!node.poll || node.wake_queued) return;
+  node.wake_queued = true;
+  wake_list_.push_back(&node);
+  if (wake_list_.size() == 1 && wake_idle_) uv_idle_start(wake_idle_, &Relay::on_wake);
+}
+
+void Relay::on_wake(uv_idle_t* idle) {
+  auto* self = static_cast<Relay*>(idle->data);
+  uv_idle_stop(idle);
+  std::vector<Node*> list;
+  list.swap(self->wake_list_);
+  for (Node* node : list) {
+    node->wake_queued = false;
+    if (node->poll && node->mailbox.size() > 0) self->answer_poll(*node, false);
+  }
+  if (self->wake_list_.capacity() < list.capacity()) self->wake_list_.swap(list);
+  self->wake_list_.clear();
+}
+
+void Relay::answer_all_polls() {
+  for (auto& [id, node] : nodes_) {
+    if (node->poll) answer_poll(*node, false);
+  }
+}
+
+// ---- deadlines -----------------------------------------------------------
+
+void Relay::arm_timer() {
+  if (!timer_) return;
+  if (deadlines_.empty()) {
+    uv_timer_stop(timer_);
+    timer_armed_for_ = UINT64_MAX;
+    return;
+  }
+  uint64_t due = deadlines_.top()->deadline_ms;
+  if (due >= timer_armed_for_ && uv_is_active(reinterpret_cast<uv_handle_t*>(timer_))) return;
+  uint64_t t = now();
+  uv_timer_start(timer_, &Relay::on_timer, due > t ? due - t : 0, 0);
+  timer_armed_for_ = due;
+}
+
+void Relay::on_timer(uv_timer_t* timer) {
+  auto* self = static_cast<Relay*>(timer->data);
+  self->timer_armed_for_ = UINT64_MAX;
+  uv_update_time(self->loop_);
+  uint64_t t = self->now();
+  while (DeadlineEntry* e = self->deadlines_.pop_due(t)) {
+    Node* node = as_node(e);
+    if (node->poll) {
+      self->answer_poll(*node, false);  // held until timeout_ms: answered empty
+    } else {
+      LOG_DEBUG("node %s left: no poll for %u ms", node->id.c_str(), self->config_.node_ttl_ms);
+      self->leave(node);
+    }
+  }
+  self->arm_timer();
+}
+
+// ---- throws --------------------------------------------------------------
+
+ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view token, Direction direction,
+                                 bool has_id, std::string_view sprite_id, std::string_view sprite) {
+  Node* thrower = find(node_id);
+  if (!thrower) {
+    ++counters_.rejected;
+    return {404, http::error_body("unknown_node", "no node with this id")};
+  }
+  if (!token_equals(thrower->token, token)) {
+    ++counters_.rejected;
+    return {401, http::error_body("unauthorized", "the token does not belong to this node")};
+  }
+  if (config_.rate_limit > 0) {
+    uint64_t t = now();
+    double burst = 2 * config_.rate_limit;
+    thrower->rate_tokens =
+        std::min(burst, thrower->rate_tokens + static_cast<double>(t - thrower->rate_refill_ms) * config_.rate_limit / 1000.0);
+    thrower->rate_refill_ms = t;
+    if (thrower->rate_tokens < 1) {
+      ++counters_.rejected;
+      return {429, http::error_body("rate_limited", "this node throws faster than its rate limit")};
+    }
+    thrower->rate_tokens -= 1;
+  }
+  Node* receiver = as_node(thrower->group->grid.neighbour(*thrower, direction));
+  if (receiver->mailbox.size() >= config_.mailbox_limit) {
+    ++counters_.rejected;
+    return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
+  }
+  std::string body;
+  body.reserve(96 + thrower->id.size() + thrower->name.size() + sprite_id.size() + sprite.size());
+  body.append("\"type\":\"sprite\",\"from\":");
+  append_ref(body, *thrower);
+  body.push_back(',');
+  auto tail_at = static_cast<uint32_t>(body.size());
+  body.append("\"direction\":\"");
+  body.append(direction_name(direction));
+  body.append("\",");
+  if (has_id) {
+    body.append("\"id\":");
+    http::append_json_string(body, sprite_id);
+    body.push_back(',');
+  }
+  body.append("\"sprite\":");
+  body.append(sprite);
+  body.push_back('}');
+  push_event(*receiver, EventKind::Sprite, std::move(body), tail_at, thrower->id);
+  ++counters_.accepted;
+
+  std::string answer = "{\"to\":";
+  append_ref(answer, *receiver);
+  answer.push_back('}');
+  return {202, std::move(answer)};
+}
+
+}  // namespace sprites::master

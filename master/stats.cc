@@ -1,0 +1,68 @@
+// See stats.h.
+#include "master/stats.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace sprites::master {
+
+std::string render_stats_json(const Counters& c, const Gauges& g) {
+  char buf[768];
+  int n = std::snprintf(
+      buf, sizeof buf,
+      "{\"nodes\":%llu,\"groups\":%llu,\"connections\":%llu,\"polls_pending\":%llu,"
+      "\"workers\":{\"connected\":%llu},"
+      "\"sprites\":{\"accepted\":%llu,\"delivered\":%llu,\"returned\":%llu,\"dropped\":%llu,\"rejected\":%llu},"
+      "\"uptime_s\":%llu,\"rss_bytes\":%llu}",
+      static_cast<unsigned long long>(g.nodes), static_cast<unsigned long long>(g.groups),
+      static_cast<unsigned long long>(g.connections), static_cast<unsigned long long>(g.polls_pending),
+      static_cast<unsigned long long>(g.workers_connected), static_cast<unsigned long long>(c.accepted),
+      static_cast<unsigned long long>(c.delivered), static_cast<unsigned long long>(c.returned),
+      static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(c.rejected),
+      static_cast<unsigned long long>(g.uptime_s), static_cast<unsigned long long>(g.rss_bytes));
+  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+std::string render_metrics(const Counters& c, const Gauges& g) {
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t value;
+  };
+  const Metric metrics[] = {
+      {"sprites_nodes", "gauge", "Nodes on the grid.", g.nodes},
+      {"sprites_groups", "gauge", "Groups with at least one node.", g.groups},
+      {"sprites_connections", "gauge", "Open master-port connections.", g.connections},
+      {"sprites_polls_pending", "gauge", "Long-polls being held.", g.polls_pending},
+      {"sprites_workers_connected", "gauge", "Workers connected over IPC.", g.workers_connected},
+      {"sprites_accepted_total", "counter", "Throws put into a receiver's mailbox.", c.accepted},
+      {"sprites_delivered_total", "counter", "Sprite events acknowledged by their receiver.", c.delivered},
+      {"sprites_returned_total", "counter", "Sprites returned to their thrower.", c.returned},
+      {"sprites_dropped_total", "counter", "Sprites dropped because their thrower had left.", c.dropped},
+      {"sprites_rejected_total", "counter", "Throws answered with a 4xx status.", c.rejected},
+      {"sprites_uptime_seconds", "gauge", "Seconds since the master started.", g.uptime_s},
+      {"sprites_rss_bytes", "gauge", "Resident memory of the master process.", g.rss_bytes},
+  };
+  std::string out;
+  char line[256];
+  for (const Metric& m : metrics) {
+    int n = std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m.name, m.help, m.name,
+                          m.type, m.name, static_cast<unsigned long long>(m.value));
+    if (n > 0) out.append(line, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+uint64_t read_rss_bytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long long size = 0, resident = 0;
+  int got = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  if (got != 2) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace sprites::master

@@ -1,0 +1,36 @@
+// Stats: the relay's counters and their two renderings, /v1/stats (JSON) and
+// /metrics (Prometheus text format). Counters are plain integers: the master is
+// one thread. Gauges (nodes, connections, ...) are read from their owners at
+// render time and passed in, so nothing is counted twice.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sprites::master {
+
+struct Counters {
+  uint64_t accepted = 0;   // throws put into a receiver's mailbox
+  uint64_t delivered = 0;  // sprite events acknowledged by their receiver
+  uint64_t returned = 0;   // sprites sent back to their thrower
+  uint64_t dropped = 0;    // sprites (and unread returns) whose thrower was gone too
+  uint64_t rejected = 0;   // throws answered with a 4xx, by a worker or by the master
+};
+
+struct Gauges {
+  uint64_t nodes = 0;
+  uint64_t groups = 0;
+  uint64_t connections = 0;
+  uint64_t polls_pending = 0;
+  uint64_t workers_connected = 0;
+  uint64_t uptime_s = 0;
+  uint64_t rss_bytes = 0;
+};
+
+std::string render_stats_json(const Counters& c, const Gauges& g);
+std::string render_metrics(const Counters& c, const Gauges& g);
+
+// Resident set size of this process, from /proc/self/statm; 0 if unreadable.
+uint64_t read_rss_bytes();
+
+}  // namespace sprites::master

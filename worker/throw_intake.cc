@@ -1,0 +1,103 @@
+// See throw_intake.h.
+#include "worker/throw_intake.h"
+
+#include "common/http_response.h"
+#include "common/http_routes.h"
+#include "worker/throw_body.h"
+
+namespace sprites::worker {
+
+using http::EarlyResponse;
+using http::HttpConnection;
+using http::HttpRequest;
+using http::Method;
+using http::Route;
+
+namespace {
+constexpr std::string_view kRetryAfter = "Retry-After: 1\r\n";
+constexpr size_t kMaxNodeIdBytes = 32;
+constexpr size_t kMaxTokenBytes = 255;
+}  // namespace
+
+ThrowIntake::ThrowIntake(MasterLink& link, uint32_t max_body_bytes) : link_(link), max_body_bytes_(max_body_bytes) {}
+
+std::optional<EarlyResponse> ThrowIntake::on_headers(HttpConnection&, const HttpRequest& req) {
+  if (req.method == Method::Options) return std::nullopt;
+  http::RouteMatch m = http::match_route(req.path());
+  if (m.route == Route::Healthz) {
+    if (req.method != Method::Get) return http::method_not_allowed("GET, OPTIONS");
+    return std::nullopt;
+  }
+  if (m.route != Route::NodeSprites) return http::not_found();
+  if (req.method != Method::Post) return http::method_not_allowed("POST, OPTIONS");
+  if (!http::request_token(req)) {
+    link_.count_rejected();
+    return http::unauthorized("missing or malformed Authorization: Bearer header");
+  }
+  if (req.has_content_length && req.content_length > max_body_bytes_) {
+    link_.count_rejected();
+    return EarlyResponse{413, http::error_body("too_large", "the throw body exceeds the limit"), {}};
+  }
+  return std::nullopt;
+}
+
+void ThrowIntake::reject(HttpConnection& conn, uint32_t slot, uint16_t status, std::string_view code,
+                         std::string_view message) {
+  link_.count_rejected();
+  conn.respond_error(slot, status, code, message);
+}
+
+void ThrowIntake::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
+  if (req.method == Method::Options) {
+    conn.respond(slot, 204, {}, {}, http::kPreflightHeaders);
+    return;
+  }
+  http::RouteMatch m = http::match_route(req.path());
+  if (m.route == Route::Healthz) {
+    if (link_.connected()) {
+      conn.respond(slot, 200, http::kText, "ok");
+    } else {
+      conn.respond_error(slot, 503, "master_unavailable", "this worker is not connected to the master", kRetryAfter);
+    }
+    return;
+  }
+  // on_headers let only POST /v1/nodes/{id}/sprites with a bearer token through.
+  std::string_view token = *http::request_token(req);
+  auto parsed = parse_throw_body(req.body);
+  if (auto* error = std::get_if<ThrowBodyError>(&parsed)) {
+    reject(conn, slot, 400, error->code, error->message);
+    return;
+  }
+  const ThrowBody& body = std::get<ThrowBody>(parsed);
+  if (m.node.size() > kMaxNodeIdBytes) {
+    reject(conn, slot, 404, "unknown_node", "no node with this id");
+    return;
+  }
+  if (token.size() > kMaxTokenBytes) {
+    reject(conn, slot, 401, "unauthorized", "the token does not belong to this node");
+    return;
+  }
+  ipc::ThrowMessage message;
+  message.direction = body.direction;
+  message.node = m.node;
+  message.token = token;
+  message.has_id = body.has_id;
+  message.sprite_id = body.id;
+  message.sprite = body.sprite;
+  if (!link_.forward(message, MasterLink::Waiter{conn.serial(), slot})) {
+    conn.respond_error(slot, 503, "master_unavailable", "the master cannot be reached now; retry", kRetryAfter);
+  }
+}
+
+void ThrowIntake::on_close(HttpConnection&) {
+  // Throws in flight for this connection stay in the link's table; their
+  // answers find no connection (HttpListener::find) and are dropped.
+}
+
+void ThrowIntake::on_result(const MasterLink::Waiter& waiter, uint16_t status, std::string_view body) {
+  HttpConnection* conn = listener_ ? listener_->find(waiter.connection) : nullptr;
+  if (!conn) return;
+  conn->respond(waiter.slot, status, http::kJson, body, status == 503 ? kRetryAfter : std::string_view{});
+}
+
+}  // namespace sprites::worker
