@@ -2,11 +2,11 @@
 #include "master/api.h"
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "common/http_response.h"
 #include "common/http_routes.h"
 #include "common/log.h"
+#include "master/join_body.h"
 
 namespace sprites::master {
 
@@ -17,25 +17,6 @@ using http::Method;
 using http::Route;
 
 namespace {
-
-bool valid_group(std::string_view g) {
-  if (g.size() > 64) return false;
-  for (char c : g) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// nlohmann has already checked the string is valid UTF-8.
-size_t code_points(std::string_view s) {
-  size_t n = 0;
-  for (char c : s) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
 
 void append_uint(std::string& out, uint64_t v) { out.append(std::to_string(v)); }
 
@@ -133,29 +114,13 @@ void Api::on_close(HttpConnection& conn) {
 }
 
 void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
-  std::string group, name;
-  if (!req.body.empty()) {
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object()) {
-      conn.respond_error(slot, 400, "invalid_json", "the body must be empty or a JSON object");
-      return;
-    }
-    if (auto it = body.find("group"); it != body.end()) {
-      if (!it->is_string() || !valid_group(it->get_ref<const std::string&>())) {
-        conn.respond_error(slot, 400, "invalid_group", "group must be a string of 0-64 characters [A-Za-z0-9._-]");
-        return;
-      }
-      group = it->get<std::string>();
-    }
-    if (auto it = body.find("name"); it != body.end()) {
-      if (!it->is_string() || code_points(it->get_ref<const std::string&>()) > 64) {
-        conn.respond_error(slot, 400, "invalid_name", "name must be a string of at most 64 characters");
-        return;
-      }
-      name = it->get<std::string>();
-    }
+  auto parsed = parse_join_body(req.body);
+  if (auto* error = std::get_if<JoinBodyError>(&parsed)) {
+    conn.respond_error(slot, 400, error->code, error->message);
+    return;
   }
-  Node* node = relay_.join(group, name);
+  const JoinBody& body = std::get<JoinBody>(parsed);
+  Node* node = relay_.join(body.group, body.name);
   if (!node) {
     conn.respond_error(slot, 503, "node_limit", "the relay holds its maximum number of nodes");
     return;
