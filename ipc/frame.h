@@ -65,7 +65,9 @@ class FrameDecoder {
   void feed(const char* data, size_t size);
   Status next(FrameView& out);
   bool failed() const { return failed_; }
-  // Bytes held for an unfinished frame (bounded by kFrameHeaderBytes + kMaxFrameLength).
+  // Bytes held for an unfinished frame. Bounded by kFrameHeaderBytes +
+  // kMaxFrameLength as long as next() is drained to NeedMore after each feed: a
+  // bad length or type is reported as soon as its bytes arrive, before any body.
   size_t buffered() const { return buffer_.size() - consumed_; }
 
  private:

@@ -8,8 +8,10 @@
 // Body layouts (integers little-endian; str8 = u8 length + bytes, str16 = u16
 // length + bytes, str32 = u32 length + bytes):
 //   Hello:       u32 worker pid
-//   Throw:       u8 direction, str8 node id, str8 token, u8 has_id, str8 sprite id,
+//   Throw:       u8 direction, str8 node id, str8 token, u8 has_id, str16 sprite id,
 //                str32 sprite JSON
+// (The sprite id is at most 64 code points, which can be 256 bytes of UTF-8:
+// one more than a str8 holds.)
 //   ThrowResult: u16 HTTP status, str32 JSON response body
 //   Rejected:    u32 number of throws the worker answered with a 4xx
 #pragma once
@@ -31,7 +33,7 @@ struct ThrowMessage {
   std::string_view node;       // thrower's node id from the URL (at most 255 bytes)
   std::string_view token;      // bearer token from the Authorization header (at most 255 bytes)
   bool has_id = false;
-  std::string_view sprite_id;  // at most 255 bytes
+  std::string_view sprite_id;  // at most 65535 bytes
   std::string_view sprite;     // raw JSON text of the sprite object
 };
 
@@ -44,8 +46,8 @@ struct RejectedMessage {
   uint32_t count = 0;
 };
 
-// Encoders return the frame body. Precondition for Throw: node, token and
-// sprite_id are at most 255 bytes each (the worker checks this before encoding).
+// Encoders return the frame body. Precondition for Throw: node and token are
+// at most 255 bytes each (the worker checks this before encoding).
 std::string encode(const HelloMessage& m);
 std::string encode(const ThrowMessage& m);
 std::string encode(const ThrowResultMessage& m);

@@ -1,0 +1,215 @@
+// Behaviour of the typed IPC message bodies (ipc/messages.h): every message
+// survives a round trip, the bytes are the documented little-endian layout, and
+// any malformed body is refused rather than read past its end.
+#include "ipc/messages.h"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+namespace {
+
+using sprites::Direction;
+using sprites::kAllDirections;
+using sprites::ipc::decode;
+using sprites::ipc::encode;
+using sprites::ipc::HelloMessage;
+using sprites::ipc::RejectedMessage;
+using sprites::ipc::ThrowMessage;
+using sprites::ipc::ThrowResultMessage;
+
+// True when no proper prefix of `body` decodes as a message of type M.
+template <typename M>
+bool every_truncation_rejected(const std::string& body) {
+  for (size_t length = 0; length < body.size(); ++length) {
+    M out{};
+    if (decode(std::string_view(body.data(), length), out)) return false;
+  }
+  return true;
+}
+
+template <typename M>
+bool trailing_byte_rejected(std::string body) {
+  body.push_back('\0');
+  M out{};
+  return !decode(body, out);
+}
+
+ThrowMessage sample_throw() {
+  ThrowMessage m;
+  m.direction = Direction::Down;
+  m.node = "node-7";
+  m.token = "secret-token";
+  m.has_id = true;
+  m.sprite_id = "sprite-42";
+  m.sprite = R"({"id":"sprite-42","x":1})";
+  return m;
+}
+
+// Offsets in an encoded sample_throw(): direction, then str8 node, str8 token, has_id.
+constexpr size_t kDirectionOffset = 0;
+size_t has_id_offset(const ThrowMessage& m) { return 1 + 1 + m.node.size() + 1 + m.token.size(); }
+
+}  // namespace
+
+TEST_CASE("a Hello round-trips and is four little-endian bytes") {
+  const std::string body = encode(HelloMessage{0x11223344u});
+  CHECK(body == std::string("\x44\x33\x22\x11", 4));
+  HelloMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.pid == 0x11223344u);
+  CHECK(every_truncation_rejected<HelloMessage>(body));
+  CHECK(trailing_byte_rejected<HelloMessage>(body));
+}
+
+TEST_CASE("a Rejected round-trips and is four little-endian bytes") {
+  const std::string body = encode(RejectedMessage{0xfffffffeu});
+  CHECK(body == std::string("\xfe\xff\xff\xff", 4));
+  RejectedMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.count == 0xfffffffeu);
+  CHECK(every_truncation_rejected<RejectedMessage>(body));
+  CHECK(trailing_byte_rejected<RejectedMessage>(body));
+}
+
+TEST_CASE("a ThrowResult round-trips with its status and body") {
+  ThrowResultMessage m;
+  m.status = 409;
+  m.body = R"({"error":"conflict"})";
+  const std::string body = encode(m);
+  CHECK(body.substr(0, 6) == std::string("\x99\x01\x14\x00\x00\x00", 6));
+  ThrowResultMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.status == 409);
+  CHECK(out.body == m.body);
+  CHECK(every_truncation_rejected<ThrowResultMessage>(body));
+  CHECK(trailing_byte_rejected<ThrowResultMessage>(body));
+}
+
+TEST_CASE("a ThrowResult with an empty body round-trips") {
+  const std::string body = encode(ThrowResultMessage{202, ""});
+  CHECK(body.size() == 6);
+  ThrowResultMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.status == 202);
+  CHECK(out.body.empty());
+}
+
+TEST_CASE("a Throw round-trips every field") {
+  const ThrowMessage m = sample_throw();
+  const std::string body = encode(m);
+  ThrowMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.direction == Direction::Down);
+  CHECK(out.node == "node-7");
+  CHECK(out.token == "secret-token");
+  CHECK(out.has_id);
+  CHECK(out.sprite_id == "sprite-42");
+  CHECK(out.sprite == m.sprite);
+}
+
+TEST_CASE("a Throw round-trips every direction") {
+  for (Direction d : kAllDirections) {
+    ThrowMessage m = sample_throw();
+    m.direction = d;
+    ThrowMessage out;
+    REQUIRE(decode(encode(m), out));
+    CHECK(out.direction == d);
+  }
+}
+
+TEST_CASE("a Throw without a sprite id and with empty strings round-trips") {
+  ThrowMessage m;
+  m.direction = Direction::Left;
+  const std::string body = encode(m);
+  CHECK(body == std::string(10, '\0'));  // u8 dir, u8 node, u8 token, u8 has_id, u16 id, u32 sprite
+  ThrowMessage out;
+  out.has_id = true;
+  REQUIRE(decode(body, out));
+  CHECK_FALSE(out.has_id);
+  CHECK(out.node.empty());
+  CHECK(out.token.empty());
+  CHECK(out.sprite_id.empty());
+  CHECK(out.sprite.empty());
+}
+
+TEST_CASE("a Throw with 255-byte ids, a 256-byte sprite id and a large sprite round-trips") {
+  const std::string node(255, 'n');
+  const std::string token(255, 't');
+  const std::string sprite_id(256, 's');  // 64 four-byte code points: past a str8
+  const std::string sprite(70000, 'j');  // past any u16 length
+  ThrowMessage m;
+  m.direction = Direction::Up;
+  m.node = node;
+  m.token = token;
+  m.has_id = true;
+  m.sprite_id = sprite_id;
+  m.sprite = sprite;
+  const std::string body = encode(m);
+  ThrowMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.node == node);
+  CHECK(out.token == token);
+  CHECK(out.sprite_id == sprite_id);
+  CHECK(out.sprite == sprite);
+}
+
+TEST_CASE("a Throw is rejected when truncated anywhere or followed by extra bytes") {
+  const std::string body = encode(sample_throw());
+  CHECK(every_truncation_rejected<ThrowMessage>(body));
+  CHECK(trailing_byte_rejected<ThrowMessage>(body));
+}
+
+TEST_CASE("a Throw with an unknown direction byte is rejected") {
+  std::string body = encode(sample_throw());
+  for (int byte : {4, 5, 0x7f, 0xff}) {
+    body[kDirectionOffset] = static_cast<char>(byte);
+    ThrowMessage out;
+    INFO("direction byte " << byte);
+    CHECK_FALSE(decode(body, out));
+  }
+}
+
+TEST_CASE("a Throw whose has_id is neither 0 nor 1 is rejected") {
+  const ThrowMessage m = sample_throw();
+  std::string body = encode(m);
+  const size_t at = has_id_offset(m);
+  REQUIRE(body[at] == '\x01');
+  for (int byte : {2, 0x80, 0xff}) {
+    body[at] = static_cast<char>(byte);
+    ThrowMessage out;
+    INFO("has_id byte " << byte);
+    CHECK_FALSE(decode(body, out));
+  }
+  body[at] = '\0';
+  ThrowMessage out;
+  CHECK(decode(body, out));
+  CHECK_FALSE(out.has_id);
+}
+
+TEST_CASE("a string length pointing past the end of the body is rejected") {
+  // node length 200 with only a few bytes behind it.
+  const std::string node_overrun("\x00\xc8"
+                                 "abc",
+                                 5);
+  ThrowMessage throw_out;
+  CHECK_FALSE(decode(node_overrun, throw_out));
+
+  // sprite str32 length 0xffffffff.
+  ThrowMessage m;
+  std::string body = encode(m);
+  body.replace(body.size() - 4, 4, "\xff\xff\xff\xff");
+  CHECK_FALSE(decode(body, throw_out));
+
+  // ThrowResult body length one more than present.
+  std::string result = encode(ThrowResultMessage{200, "ok"});
+  result[2] = '\x03';
+  ThrowResultMessage result_out;
+  CHECK_FALSE(decode(result, result_out));
+}
+
+TEST_CASE("a failed decode leaves the output untouched") {
+  HelloMessage hello{7};
+  CHECK_FALSE(decode(std::string_view("\x01\x02", 2), hello));
+  CHECK(hello.pid == 7);
+}
