@@ -1,0 +1,195 @@
+// What the relay says about itself: /v1/stats, /metrics, /healthz on both
+// ports, and the promise that tokens never show in stats, events or logs
+// (PROTOCOL.md "GET /v1/stats", "GET /metrics", "GET /healthz", "Authentication").
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "support/http_client.h"
+#include "support/relay_process.h"
+
+namespace sprites::test {
+namespace {
+
+const std::vector<std::string> kMetrics{
+    "sprites_nodes",           "sprites_groups",          "sprites_connections",     "sprites_polls_pending",
+    "sprites_workers_connected", "sprites_accepted_total", "sprites_delivered_total", "sprites_returned_total",
+    "sprites_dropped_total",   "sprites_rejected_total",  "sprites_uptime_seconds",  "sprites_rss_bytes",
+};
+
+// name -> value of every sample line without labels.
+std::map<std::string, double> samples(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name;
+    std::string value;
+    fields >> name >> value;
+    if (name.find('{') != std::string::npos) continue;
+    out[name] = std::stod(value);
+  }
+  return out;
+}
+
+TEST_CASE("stats report nodes, groups, connections, polls, workers, sprites, uptime and rss") {
+  RelayProcess relay;
+  std::uint16_t port = relay.master_port();
+  Node a = join(port, "one", "a");
+  join(port, "one", "b");
+  join(port, "", "c");
+  Inbox a_inbox(port, a);
+  REQUIRE(a_inbox.drain().size() == 1);  // b's arrival
+  Connection held(port);
+  send_poll(held, a, a_inbox.cursor(), 20000);
+
+  Json s = stats_when(port, [](Json& j) { return j["polls_pending"] == 1 && j["workers"]["connected"] == 2; });
+  INFO(s.dump());
+  REQUIRE(s.is_object());
+  CHECK(s["nodes"] == 3);
+  CHECK(s["groups"] == 2);
+  CHECK(s["polls_pending"] == 1);
+  REQUIRE(s["connections"].is_number_unsigned());
+  CHECK(s["connections"].get<std::uint64_t>() >= 2);  // the held poll's and this one's
+  REQUIRE(s["workers"].is_object());
+  CHECK(s["workers"]["connected"] == 2);
+  REQUIRE(s["sprites"].is_object());
+  for (const char* counter : {"accepted", "delivered", "returned", "dropped", "rejected"}) {
+    INFO(counter);
+    CHECK(s["sprites"][counter].is_number_unsigned());
+  }
+  CHECK(s["uptime_s"].is_number());
+  CHECK(s["uptime_s"].get<double>() >= 0);
+  REQUIRE(s["rss_bytes"].is_number_unsigned());
+  CHECK(s["rss_bytes"].get<std::uint64_t>() > 1024 * 1024);
+  CHECK(s.dump().find(a.token) == std::string::npos);
+
+  REQUIRE_STATUS(leave(port, a), 204);
+  check_error(held.read_response(), 404, "unknown_node");
+  Json after = stats_when(port, [](Json& j) { return j["polls_pending"] == 0; });
+  CHECK(after["nodes"] == 2);
+  CHECK(after["polls_pending"] == 0);
+}
+
+TEST_CASE("stats count open master-port connections") {
+  RelayProcess relay;
+  std::uint16_t port = relay.master_port();
+  std::vector<Connection> extra;
+  for (int i = 0; i < 3; ++i) {
+    extra.emplace_back(port);
+    REQUIRE_STATUS(extra.back().request("GET", "/healthz"), 200);
+  }
+  // Ours (3) plus the one asking; more only while someone else is connected.
+  Json with = stats_when(port, [](Json& j) { return j["connections"] >= 4; });
+  std::uint64_t open = with["connections"].get<std::uint64_t>();
+  CHECK(open >= 4);
+  extra.clear();
+  Json without = stats_when(port, [&](Json& j) { return j["connections"].get<std::uint64_t>() + 3 <= open; });
+  CHECK(without["connections"].get<std::uint64_t>() + 3 <= open);
+}
+
+TEST_CASE("metrics expose every sprites_ figure with HELP and TYPE") {
+  RelayProcess relay;
+  std::uint16_t port = relay.master_port();
+  Node a = join(port, "g", "a");
+  REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "up", "{}"), 202);
+  Response r = Connection(port).request("GET", "/metrics");
+  REQUIRE_STATUS(r, 200);
+  CHECK(r.header("Content-Type").rfind("text/plain", 0) == 0);
+  INFO(r.body);
+  for (const std::string& name : kMetrics) {
+    INFO(name);
+    CHECK(r.body.find("# HELP " + name + " ") != std::string::npos);
+    const bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+    const bool counter = r.body.find("# TYPE " + name + " counter\n") != std::string::npos;
+    const bool gauge = r.body.find("# TYPE " + name + " gauge\n") != std::string::npos;
+    if (total) {
+      CHECK(counter);
+    } else if (name == "sprites_uptime_seconds") {
+      CHECK((gauge || counter));
+    } else {
+      CHECK(gauge);
+    }
+  }
+  std::map<std::string, double> values = samples(r.body);
+  for (const std::string& name : kMetrics) {
+    INFO(name);
+    CHECK(values.count(name) == 1);
+  }
+  CHECK(values["sprites_nodes"] == 1);
+  CHECK(values["sprites_groups"] == 1);
+  CHECK(values["sprites_accepted_total"] == 1);
+  CHECK(values["sprites_workers_connected"] == 2);
+  CHECK(values["sprites_rss_bytes"] > 1024 * 1024);
+  CHECK(r.body.find(a.token) == std::string::npos);
+}
+
+TEST_CASE("healthz answers ok on the master and the worker port") {
+  RelayProcess relay;
+  for (std::uint16_t port : {relay.master_port(), relay.worker_port()}) {
+    Response r = Connection(port).request("GET", "/healthz");
+    REQUIRE_STATUS(r, 200);
+    std::string body = r.body;
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+    CHECK(body == "ok");
+  }
+}
+
+TEST_CASE("tokens never appear in logs, stats or events") {
+  char dir_template[] = "/tmp/sprites-log-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string log_path = std::string(dir_template) + "/relay.log";
+  std::vector<std::string> tokens;
+  std::string seen;  // every answer body the clients got
+  {
+    RelayOptions options;
+    // a and b must get through the requests below within the ttl of their join.
+    options.args = {"--node-ttl-ms", "1500", "--poll-timeout-ms", "2000"};
+    options.stderr_path = log_path;
+    RelayProcess relay(options);
+    std::uint16_t port = relay.master_port();
+    Node a = join(port, "g", "a");
+    Node b = join(port, "g", "b");
+    Node c = join(port, "g", "c");  // will expire
+    tokens = {a.token, b.token, c.token};
+    // Successes, refusals with right and wrong tokens, a return, an expiry.
+    seen += throw_sprite(relay.worker_port(), a, "right", "{}", "x").body;
+    seen += throw_sprite(relay.worker_port(), a.id, b.token, "right", "{}").body;
+    seen += throw_sprite(relay.worker_port(), "nosuchnode", a.token, "right", "{}").body;
+    seen += Connection(port).request("GET", events_target(a.id, 0, 0), bearer(c.token)).body;
+    seen += Connection(port).request("GET", events_target(a.id, 0, 0), {{"Authorization", "Basic " + a.token}}).body;
+    seen += node_info(port, b).body;
+    seen += leave(port, b).body;
+    Inbox a_inbox(port, a);
+    a_inbox.wait_for([&](const Json& e) {
+      seen += e.dump();
+      // a alone again: c expired after b left.
+      return e.value("type", "") == "neighbors" && e.at("neighbors").at("left").at("node") == a.id;
+    });
+    seen += stats(port).dump();
+    seen += Connection(port).request("GET", "/metrics").body;
+    CHECK(relay.stop().clean());
+  }
+  std::string logs;
+  if (FILE* log = std::fopen(log_path.c_str(), "rb")) {
+    char chunk[4096];
+    for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, log)) > 0;) logs.append(chunk, n);
+    std::fclose(log);
+  }
+  CHECK_FALSE(logs.empty());  // the capture worked: the relay does log
+  ::unlink(log_path.c_str());
+  ::rmdir(dir_template);
+  for (const std::string& token : tokens) {
+    CHECK(seen.find(token) == std::string::npos);
+    CHECK(logs.find(token) == std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sprites::test
