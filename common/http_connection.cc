@@ -100,7 +100,9 @@ void HttpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
     c->close();
     return;
   }
-  if (nread == 0 || c->state_ != State::Open || c->stop_parsing_) return;  // drained
+  // After the last request this connection will answer, input is drained
+  // unread; the body of that last request itself is still read.
+  if (nread == 0 || c->state_ != State::Open || (c->stop_parsing_ && !c->request_)) return;
   if (c->paused_) {
     c->stash_.append(buf->base, static_cast<size_t>(nread));
     return;
@@ -236,15 +238,17 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
   std::optional<EarlyResponse> early = c->listener_.service().on_headers(*c, r);
   if (c->state_ != State::Open) return HPE_PAUSED;
   if (early) {
+    // deliver() may start the close, which frees the request: copy first.
+    const bool has_body = r.has_body;
     c->skip_dispatch_ = true;
-    if (r.has_body) {
+    if (has_body) {
       c->close_slot_ = slot;
       c->stop_parsing_ = true;
     }
     std::string bytes;
     append_response(bytes, early->status, kJsonType, early->body, early->extra_headers, c->close_slot_ == slot);
     c->deliver(slot, std::move(bytes));
-    return r.has_body ? HPE_PAUSED : 0;
+    return has_body ? HPE_PAUSED : 0;
   }
   if (r.expect_continue && r.has_body && c->write_slot_ == slot) {
     c->write_bytes(std::string(kContinue));
@@ -277,6 +281,7 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
 void HttpConnection::fail(uint16_t status, std::string_view code, std::string_view message) {
   if (state_ != State::Open) return;
   uint32_t slot = request_ ? current_slot_ : next_slot_++;
+  listener_.service().on_refused(request_.get(), status);
   request_.reset();
   close_slot_ = slot;
   stop_parsing_ = true;

@@ -66,6 +66,13 @@ class HttpService {
   // The connection is going away: forget every reference to it. Answers given
   // for its slots after this are ignored.
   virtual void on_close(HttpConnection& conn) = 0;
+  // The connection answered a request by itself (400 unparseable, 413 body
+  // over the limit while it streamed, 431 headers too large). `req` is the
+  // request as far as it was read, or nullptr when none had begun.
+  virtual void on_refused(const HttpRequest* req, uint16_t status) {
+    (void)req;
+    (void)status;
+  }
 };
 
 struct HttpLimits {

@@ -56,7 +56,8 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
       ->envname("SPRITES_MAX_BODY_BYTES")
       ->check(CLI::Range(64u, 512u * 1024u));
   app.add_option("--max-nodes", out.max_nodes, "nodes the master holds at most; 0 = file limit")
-      ->envname("SPRITES_MAX_NODES");
+      ->envname("SPRITES_MAX_NODES")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--log-level", out.log_level, "debug, info, warn or error")
       ->envname("SPRITES_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

@@ -35,7 +35,7 @@ std::vector<Event> Mailbox::take_all() {
   std::vector<Event> out;
   out.reserve(size());
   for (size_t i = head_; i < events_.size(); ++i) out.push_back(std::move(events_[i]));
-  events_ = {};
+  std::vector<Event>().swap(events_);
   head_ = 0;
   return out;
 }
@@ -44,7 +44,7 @@ void Mailbox::compact() {
   if (head_ == events_.size()) {
     // Keep a small allocation for a busy node; give a large one back.
     if (events_.capacity() > 8) {
-      events_ = {};
+      std::vector<Event>().swap(events_);
     } else {
       events_.clear();
     }

@@ -11,7 +11,9 @@
 // when the receiver leaves it can be turned into a `returned` event for the
 // thrower by swapping the head (`"from"` becomes `"to"`) without parsing.
 //
-// An empty mailbox owns no heap memory: idle nodes are most nodes.
+// A mailbox that never held an event owns no heap memory, and one emptied
+// after a burst gives the burst's allocation back (it keeps at most 8 slots for
+// a node that receives steadily): idle nodes are most nodes.
 //
 // Dropped alternative: std::deque. libstdc++ allocates a map and a 512-byte
 // block for every deque, even an empty one, which is most of the cost of an idle

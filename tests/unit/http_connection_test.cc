@@ -1,0 +1,869 @@
+// The shared HTTP/1.1 layer (HttpListener + HttpConnection) over a real libuv
+// loop on 127.0.0.1, port 0. A recording HttpService answers at once or on a
+// later loop turn (a 0 ms uv_timer), so answers can reach a connection out of
+// order; clients are uv_tcp_t handles on the same loop, so every step is driven
+// by loop turns and nothing waits on a clock. A watchdog timer only turns a hang
+// into a failure.
+//
+// Every test ends the same way: listener closed, loop run to completion,
+// uv_loop_close() == 0, and on_close counted exactly once per connection.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include <uv.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http_connection.h"
+#include "common/http_listener.h"
+#include "common/http_request.h"
+#include "common/http_response.h"
+
+using sprites::http::EarlyResponse;
+using sprites::http::error_body;
+using sprites::http::HttpConnection;
+using sprites::http::HttpLimits;
+using sprites::http::HttpListener;
+using sprites::http::HttpRequest;
+using sprites::http::HttpService;
+using sprites::http::Method;
+
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// ---- requests and responses as bytes ----------------------------------------
+
+std::string get(std::string_view target, std::string_view headers = {}) {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" + std::string(headers) + "\r\n";
+}
+
+std::string post(std::string_view target, std::string_view body, std::string_view headers = {}) {
+  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: test\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + std::string(headers) + "\r\n" + std::string(body);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+struct Response {
+  int status = 0;
+  std::string head;  // header lines, each ending in \r\n
+  std::string body;
+
+  std::optional<std::string> header(std::string_view name) const {
+    std::string_view rest = head;
+    while (!rest.empty()) {
+      size_t eol = rest.find("\r\n");
+      std::string_view line = rest.substr(0, eol);
+      rest.remove_prefix(eol == std::string_view::npos ? rest.size() : eol + 2);
+      size_t colon = line.find(':');
+      if (colon == std::string_view::npos || !iequals(line.substr(0, colon), name)) continue;
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      return std::string(value);
+    }
+    return std::nullopt;
+  }
+  nlohmann::json json() const { return nlohmann::json::parse(body); }
+  // The target the recording service echoes in its answers.
+  std::string target() const { return json().at("target").get<std::string>(); }
+};
+
+// The complete responses in `bytes`, interim (1xx) ones included. A response
+// without Content-Length has no body (the server sends one on everything else).
+std::vector<Response> parse_responses(std::string_view bytes) {
+  std::vector<Response> out;
+  while (true) {
+    size_t end = bytes.find("\r\n\r\n");
+    if (end == std::string_view::npos) break;
+    Response r;
+    std::string_view head = bytes.substr(0, end + 2);
+    size_t eol = head.find("\r\n");
+    std::string_view status_line = head.substr(0, eol);
+    if (status_line.size() < 12 || status_line.substr(0, 9) != "HTTP/1.1 ") {
+      FAIL("not a status line: " << std::string(status_line));
+    }
+    r.status = std::stoi(std::string(status_line.substr(9, 3)));
+    r.head = std::string(head.substr(eol + 2));
+    size_t length = 0;
+    if (auto cl = r.header("Content-Length")) length = std::stoul(*cl);
+    if (bytes.size() < end + 4 + length) break;
+    r.body = std::string(bytes.substr(end + 4, length));
+    bytes.remove_prefix(end + 4 + length);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<std::string> targets_of(const std::vector<Response>& responses) {
+  std::vector<std::string> out;
+  for (const Response& r : responses) out.push_back(r.target());
+  return out;
+}
+
+// ---- the service ------------------------------------------------------------
+
+struct Seen {
+  uint64_t conn = 0;
+  uint32_t slot = 0;
+  Method method = Method::Other;
+  std::string target;
+  std::string body;
+  bool has_authorization = false;
+  std::string authorization;
+  bool expect_continue = false;
+  bool has_body = false;
+  bool keep_alive = true;
+};
+
+bool same_request(const Seen& a, const Seen& b) {
+  return a.slot == b.slot && a.method == b.method && a.target == b.target && a.body == b.body &&
+         a.has_authorization == b.has_authorization && a.authorization == b.authorization &&
+         a.expect_continue == b.expect_continue && a.has_body == b.has_body && a.keep_alive == b.keep_alive;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// Answers {"target","body","slot"}. Paths under /defer are answered on a later
+// loop turn, the latest first; paths under /hold wait until a /release arrives,
+// which is answered at once and lets the held ones go (a loop turn later,
+// latest first). Everything else is answered at once.
+class RecordingService final : public HttpService {
+ public:
+  explicit RecordingService(uv_loop_t* loop) {
+    uv_timer_init(loop, &timer_);
+    timer_.data = this;
+  }
+  RecordingService(const RecordingService&) = delete;
+  RecordingService& operator=(const RecordingService&) = delete;
+  void close() { uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr); }
+
+  HttpListener* listener = nullptr;
+  std::function<std::optional<EarlyResponse>(const HttpRequest&)> early;
+
+  std::vector<std::string> headers_seen;  // targets, in on_headers order
+  std::vector<Seen> requests;             // in on_request order
+  std::vector<std::string> answered;      // targets, in the order the service answered
+  std::map<uint64_t, int> closes;         // serial -> on_close calls
+  size_t outstanding = 0;
+  size_t max_outstanding = 0;
+
+  std::optional<EarlyResponse> on_headers(HttpConnection&, const HttpRequest& req) override {
+    headers_seen.push_back(req.target);
+    if (early) return early(req);
+    return std::nullopt;
+  }
+
+  void on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) override {
+    Seen s;
+    s.conn = conn.serial();
+    s.slot = slot;
+    s.method = req.method;
+    s.target = req.target;
+    s.body = req.body;
+    s.has_authorization = req.has_authorization;
+    s.authorization = req.authorization;
+    s.expect_continue = req.expect_continue;
+    s.has_body = req.has_body;
+    s.keep_alive = req.keep_alive;
+    requests.push_back(s);
+    max_outstanding = std::max(max_outstanding, ++outstanding);
+
+    Owed owed{conn.serial(), slot, req.target, req.body};
+    std::string_view path = req.path();
+    if (starts_with(path, "/defer")) {
+      deferred_.push_back(std::move(owed));
+      arm();
+    } else if (starts_with(path, "/hold")) {
+      held_.push_back(std::move(owed));
+    } else if (starts_with(path, "/release")) {
+      for (Owed& h : held_) deferred_.push_back(std::move(h));
+      held_.clear();
+      arm();
+      answer(conn, owed);
+    } else {
+      answer(conn, owed);
+    }
+  }
+
+  void on_close(HttpConnection& conn) override { ++closes[conn.serial()]; }
+
+ private:
+  struct Owed {
+    uint64_t conn;
+    uint32_t slot;
+    std::string target;
+    std::string body;
+  };
+
+  void answer(HttpConnection& conn, const Owed& o) {
+    nlohmann::json j = {{"target", o.target}, {"body", o.body}, {"slot", o.slot}};
+    answered.push_back(o.target);
+    --outstanding;
+    conn.respond_json(o.slot, 200, j.dump());
+  }
+
+  void arm() { uv_timer_start(&timer_, &RecordingService::on_timer, 0, 0); }
+
+  static void on_timer(uv_timer_t* timer) {
+    auto* self = static_cast<RecordingService*>(timer->data);
+    std::vector<Owed> due;
+    due.swap(self->deferred_);
+    for (auto it = due.rbegin(); it != due.rend(); ++it) {
+      if (HttpConnection* conn = self->listener->find(it->conn)) self->answer(*conn, *it);
+    }
+  }
+
+  uv_timer_t timer_{};
+  std::vector<Owed> deferred_;
+  std::vector<Owed> held_;
+};
+
+// ---- the client -------------------------------------------------------------
+
+// One client connection on the test's loop. Sends are queued until connected;
+// on EOF or an error it closes its socket, as a client that reads to the end
+// would.
+class TestClient {
+ public:
+  TestClient(uv_loop_t* loop, uint16_t port) {
+    uv_tcp_init(loop, &tcp_);
+    tcp_.data = this;
+    uv_idle_init(loop, &drip_);
+    drip_.data = this;
+    sockaddr_in addr{};
+    uv_ip4_addr("127.0.0.1", port, &addr);
+    connect_.data = this;
+    connect_rc_ = uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&addr), &TestClient::on_connect);
+  }
+  TestClient(const TestClient&) = delete;
+  TestClient& operator=(const TestClient&) = delete;
+  ~TestClient() = default;  // handles are closed (and the loop run) by Harness
+
+  // Queues `bytes` as one write.
+  void send(std::string bytes) {
+    if (closing_) return;
+    auto* w = new Write;
+    w->bytes = std::move(bytes);
+    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &TestClient::on_write) != 0) delete w;
+  }
+
+  // Sends `bytes` one byte per loop turn, so the server reads them one at a time.
+  void drip(std::string bytes) {
+    drip_bytes_ += bytes;
+    uv_idle_start(&drip_, &TestClient::on_drip);
+  }
+  bool dripping() const { return drip_pos_ < drip_bytes_.size(); }
+
+  void close() {
+    if (closing_) return;
+    closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&drip_), nullptr);
+  }
+
+  std::vector<Response> responses() const { return parse_responses(received); }
+  // Responses other than 100 Continue.
+  std::vector<Response> finals() const {
+    std::vector<Response> out;
+    for (Response& r : responses()) {
+      if (r.status >= 200) out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  int connect_rc() const { return connect_rc_; }
+  std::string received;
+  bool connected = false;
+  bool eof = false;  // the server closed its side (or reset)
+  std::function<void()> on_data;
+
+ private:
+  struct Write {
+    uv_write_t req;
+    std::string bytes;
+  };
+
+  static void on_connect(uv_connect_t* req, int status) {
+    auto* c = static_cast<TestClient*>(req->data);
+    if (status != 0) {
+      c->eof = true;
+      return;
+    }
+    c->connected = true;
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&c->tcp_),
+        [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+          auto* self = static_cast<TestClient*>(h->data);
+          *buf = uv_buf_init(self->buffer_, sizeof self->buffer_);
+        },
+        &TestClient::on_read);
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    auto* c = static_cast<TestClient*>(stream->data);
+    if (nread > 0) {
+      c->received.append(buf->base, static_cast<size_t>(nread));
+      if (c->on_data) c->on_data();
+    } else if (nread < 0) {
+      c->eof = true;
+      c->close();
+    }
+  }
+
+  static void on_write(uv_write_t* req, int) { delete reinterpret_cast<Write*>(req); }
+
+  static void on_drip(uv_idle_t* idle) {
+    auto* c = static_cast<TestClient*>(idle->data);
+    if (!c->connected) return;
+    if (!c->dripping()) {
+      uv_idle_stop(idle);
+      return;
+    }
+    c->send(std::string(1, c->drip_bytes_[c->drip_pos_++]));
+  }
+
+  uv_tcp_t tcp_{};
+  uv_connect_t connect_{};
+  uv_idle_t drip_{};
+  int connect_rc_ = 0;
+  bool closing_ = false;
+  std::string drip_bytes_;
+  size_t drip_pos_ = 0;
+  char buffer_[64 * 1024];
+};
+
+// ---- the harness ------------------------------------------------------------
+
+class Harness {
+ public:
+  explicit Harness(HttpLimits limits = {}) {
+    REQUIRE(uv_loop_init(&loop_) == 0);
+    uv_timer_init(&loop_, &watchdog_);
+    watchdog_.data = &timed_out_;
+    service = std::make_unique<RecordingService>(&loop_);
+    listener = std::make_unique<HttpListener>(&loop_, *service, limits, true);
+    service->listener = listener.get();
+    REQUIRE(listener->bind("127.0.0.1", 0, false) == 0);
+    port_ = listener->port();
+    REQUIRE(port_ != 0);
+  }
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+  ~Harness() {
+    if (!shut_down_) shutdown();
+  }
+
+  TestClient& connect() {
+    clients.push_back(std::make_unique<TestClient>(&loop_, port_));
+    REQUIRE(clients.back()->connect_rc() == 0);
+    return *clients.back();
+  }
+
+  // Turns the loop until `done` holds; false if the watchdog fired first.
+  bool run_until(const std::function<bool()>& done, uint64_t timeout_ms = 10000) {
+    timed_out_ = false;
+    uv_timer_start(&watchdog_, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, timeout_ms, 0);
+    while (!done() && !timed_out_) uv_run(&loop_, UV_RUN_ONCE);
+    uv_timer_stop(&watchdog_);
+    return done();
+  }
+
+  // Closes everything, runs the loop until every close callback ran, and
+  // returns uv_loop_close()'s result.
+  int shutdown() {
+    shut_down_ = true;
+    for (auto& c : clients) c->close();
+    listener->close();
+    service->close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return uv_loop_close(&loop_);
+  }
+
+  std::unique_ptr<RecordingService> service;
+  std::unique_ptr<HttpListener> listener;
+  std::vector<std::unique_ptr<TestClient>> clients;
+
+ private:
+  uv_loop_t loop_{};
+  uv_timer_t watchdog_{};
+  bool timed_out_ = false;
+  bool shut_down_ = false;
+  uint16_t port_ = 0;
+};
+
+// The common ending: a clean loop, no connection left, and one on_close per
+// connection the listener accepted.
+void finish(Harness& h) {
+  REQUIRE(h.shutdown() == 0);
+  CHECK(h.listener->connection_count() == 0);
+  CHECK(h.service->closes.size() == h.clients.size());
+  for (const auto& [serial, calls] : h.service->closes) {
+    CAPTURE(serial);
+    CHECK(calls == 1);
+  }
+}
+
+EarlyResponse unauthorized_early() { return {401, error_body("unauthorized", "no token"), {}}; }
+
+}  // namespace
+
+TEST_CASE("a keep-alive connection serves one request after another") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(get("/first"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+  c.send(get("/second"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+
+  auto rs = c.finals();
+  CHECK(targets_of(rs) == std::vector<std::string>{"/first", "/second"});
+  for (const Response& r : rs) {
+    CHECK(r.status == 200);
+    CHECK_FALSE(r.header("Connection").has_value());
+    CHECK(r.header("Content-Type") == "application/json");
+    CHECK(r.header("Access-Control-Allow-Origin") == "*");
+  }
+  CHECK_FALSE(c.eof);
+  CHECK(h.listener->connection_count() == 1);
+  REQUIRE(h.service->requests.size() == 2);
+  CHECK(h.service->requests[0].conn == h.service->requests[1].conn);
+  CHECK(h.service->requests[0].keep_alive);
+  CHECK(h.service->closes.empty());
+  finish(h);
+}
+
+TEST_CASE("pipelined requests are answered in request order when the service answers a later one first") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(get("/hold/1") + get("/hold/2") + get("/release"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 3; }));
+
+  CHECK(h.service->answered == std::vector<std::string>{"/release", "/hold/2", "/hold/1"});
+  CHECK(targets_of(c.finals()) == std::vector<std::string>{"/hold/1", "/hold/2", "/release"});
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a request with Connection: close is answered and then the server closes") {
+  Harness h;
+  TestClient& c = h.connect();
+  // The pipelined second request comes after the close and is never read.
+  c.send(get("/last", "Connection: close\r\n") + get("/never"));
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].target() == "/last");
+  CHECK(rs[0].header("Connection") == "close");
+  REQUIRE(h.service->requests.size() == 1);
+  CHECK_FALSE(h.service->requests[0].keep_alive);
+  CHECK(h.service->headers_seen == std::vector<std::string>{"/last"});
+  REQUIRE(h.run_until([&] { return h.listener->connection_count() == 0; }));
+  finish(h);
+}
+
+TEST_CASE("an HTTP/1.0 request is answered and then the server closes") {
+  Harness h;
+  TestClient& c = h.connect();
+  SECTION("plain") { c.send("GET /old HTTP/1.0\r\n\r\n"); }
+  SECTION("even when it asks for keep-alive") { c.send("GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"); }
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].target() == "/old");
+  CHECK(rs[0].header("Connection") == "close");
+  REQUIRE(h.service->requests.size() == 1);
+  CHECK_FALSE(h.service->requests[0].keep_alive);
+  finish(h);
+}
+
+TEST_CASE("input that is not HTTP gets 400 bad_request and a close") {
+  Harness h;
+  TestClient& c = h.connect();
+  SECTION("an unknown method") { c.send("HELLO / HTTP/1.1\r\n\r\n"); }
+  SECTION("binary noise") { c.send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)); }
+  SECTION("a header line without a colon") { c.send("GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"); }
+  SECTION("a bad Content-Length") { c.send("POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\n"); }
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 400);
+  CHECK(rs[0].json().at("error") == "bad_request");
+  CHECK(rs[0].json().at("message").is_string());
+  CHECK(rs[0].header("Connection") == "close");
+  CHECK(h.service->requests.empty());
+  finish(h);
+}
+
+TEST_CASE("a request before garbage on the same connection is still answered first") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(get("/fine") + "\x01\x02 garbage\r\n\r\n");
+  REQUIRE(h.run_until([&] { return c.eof; }));
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].target() == "/fine");
+  CHECK(rs[1].status == 400);
+  CHECK(rs[1].json().at("error") == "bad_request");
+  finish(h);
+}
+
+TEST_CASE("a header block over max_header_bytes gets 431 and a close") {
+  HttpLimits limits;
+  limits.max_header_bytes = 1024;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  SECTION("a long header") { c.send(get("/big", "X-Big: " + std::string(2000, 'a') + "\r\n")); }
+  SECTION("many headers") {
+    std::string headers;
+    for (int i = 0; i < 100; ++i) headers += "X-H" + std::to_string(i) + ": abcdefghij\r\n";
+    c.send(get("/big", headers));
+  }
+  SECTION("a long target") {
+    std::string target(2001, 'u');
+    target[0] = '/';
+    c.send(get(target));
+  }
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 431);
+  CHECK(rs[0].json().at("error").is_string());
+  CHECK(rs[0].header("Connection") == "close");
+  CHECK(h.service->headers_seen.empty());
+  CHECK(h.service->requests.empty());
+  finish(h);
+}
+
+TEST_CASE("a header block under max_header_bytes is accepted") {
+  HttpLimits limits;
+  limits.max_header_bytes = 1024;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  c.send(get("/fits", "X-Big: " + std::string(600, 'a') + "\r\n"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+  CHECK(c.finals()[0].status == 200);
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a Content-Length body over max_body_bytes gets 413 too_large and a close") {
+  HttpLimits limits;
+  limits.max_body_bytes = 1000;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  c.send(post("/upload", std::string(1001, 'b')) + get("/never"));
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 413);
+  CHECK(rs[0].json().at("error") == "too_large");
+  CHECK(rs[0].header("Connection") == "close");
+  CHECK(h.service->requests.empty());
+  finish(h);
+}
+
+TEST_CASE("a body of exactly max_body_bytes is delivered whole") {
+  HttpLimits limits;
+  limits.max_body_bytes = 1000;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  std::string body(1000, 'b');
+  body[0] = '<';
+  body[999] = '>';
+  c.send(post("/upload", body));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+  CHECK(c.finals()[0].status == 200);
+  REQUIRE(h.service->requests.size() == 1);
+  CHECK(h.service->requests[0].body == body);
+  CHECK(h.service->requests[0].has_body);
+  CHECK(h.service->requests[0].method == Method::Post);
+  finish(h);
+}
+
+TEST_CASE("a chunked body is reassembled and the connection stays usable") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(
+      "POST /chunked HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n6\r\n world\r\n1;ext=1\r\n!\r\n0\r\n\r\n" +
+      get("/after"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+
+  auto rs = c.finals();
+  CHECK(targets_of(rs) == std::vector<std::string>{"/chunked", "/after"});
+  CHECK(rs[0].json().at("body") == "hello world!");
+  REQUIRE(h.service->requests.size() == 2);
+  CHECK(h.service->requests[0].body == "hello world!");
+  CHECK(h.service->requests[0].has_body);
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a chunked body over max_body_bytes gets 413 too_large and a close") {
+  HttpLimits limits;
+  limits.max_body_bytes = 1000;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  std::string chunk(600, 'c');
+  c.send("POST /chunked HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n" + chunk + "\r\n258\r\n" +
+         chunk + "\r\n0\r\n\r\n");
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 413);
+  CHECK(rs[0].json().at("error") == "too_large");
+  CHECK(h.service->requests.empty());
+  finish(h);
+}
+
+TEST_CASE("Expect: 100-continue gets 100 Continue before the final answer") {
+  Harness h;
+  TestClient& c = h.connect();
+  bool body_sent = false;
+  c.on_data = [&] {
+    if (!body_sent && c.received.size() >= kContinue.size()) {
+      body_sent = true;
+      c.send("hello");
+    }
+  };
+  c.send("POST /expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+
+  CHECK(c.received.compare(0, kContinue.size(), kContinue) == 0);
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].status == 100);
+  CHECK(rs[1].status == 200);
+  CHECK(rs[1].json().at("body") == "hello");
+  REQUIRE(h.service->requests.size() == 1);
+  CHECK(h.service->requests[0].expect_continue);
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+// deliver() may begin the close and free the request: on_headers_complete must
+// not read it afterwards (AddressSanitizer caught that here once).
+TEST_CASE("an early answer to a request with a body is sent without 100 Continue and followed by a close") {
+  Harness h;
+  h.service->early = [](const HttpRequest& req) -> std::optional<EarlyResponse> {
+    if (req.path() == "/early") return unauthorized_early();
+    return std::nullopt;
+  };
+  TestClient& c = h.connect();
+  SECTION("the client waits for 100 Continue") {
+    c.send("POST /early HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  }
+  SECTION("the client sends the body along, and another request after it") {
+    c.send(post("/early", "hello") + get("/never"));
+  }
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 401);
+  CHECK(rs[0].json().at("error") == "unauthorized");
+  CHECK(rs[0].header("Connection") == "close");
+  CHECK(h.service->headers_seen == std::vector<std::string>{"/early"});
+  CHECK(h.service->requests.empty());
+  finish(h);
+}
+
+TEST_CASE("an early answer to a request without a body keeps the connection open") {
+  Harness h;
+  h.service->early = [](const HttpRequest& req) -> std::optional<EarlyResponse> {
+    if (req.path() == "/early") return unauthorized_early();
+    return std::nullopt;
+  };
+  TestClient& c = h.connect();
+  c.send(get("/early") + get("/next"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.finals();
+  CHECK(rs[0].status == 401);
+  CHECK_FALSE(rs[0].header("Connection").has_value());
+  CHECK(rs[1].status == 200);
+  CHECK(rs[1].target() == "/next");
+  REQUIRE(h.service->requests.size() == 1);  // the early one is not dispatched again
+  CHECK(h.service->requests[0].target == "/next");
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a request split into 1-byte writes parses the same as one sent whole") {
+  Harness h;
+  const std::string requests =
+      "POST /split?x=1&y=%20 HTTP/1.1\r\nHost: test\r\nAuthorization:  Bearer tok-123  \r\n"
+      "Expect: 100-continue\r\nContent-Length: 11\r\n\r\nhello world" +
+      std::string("POST /chunked HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer other\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n") +
+      get("/plain");
+
+  TestClient& whole = h.connect();
+  whole.send(requests);
+  REQUIRE(h.run_until([&] { return whole.finals().size() == 3; }));
+  TestClient& split = h.connect();
+  split.drip(requests);
+  REQUIRE(h.run_until([&] { return split.finals().size() == 3; }));
+  CHECK_FALSE(split.dripping());
+
+  REQUIRE(h.service->requests.size() == 6);
+  for (size_t i = 0; i < 3; ++i) {
+    const Seen& a = h.service->requests[i];
+    const Seen& b = h.service->requests[i + 3];
+    CAPTURE(i, a.target, b.target);
+    CHECK(a.conn != b.conn);
+    CHECK(same_request(a, b));
+  }
+  const Seen& first = h.service->requests[3];
+  CHECK(first.target == "/split?x=1&y=%20");
+  CHECK(first.body == "hello world");
+  CHECK(first.has_authorization);
+  // Kept as sent (leading whitespace is not part of a field value; trailing is
+  // left to bearer_token).
+  CHECK(first.authorization == "Bearer tok-123  ");
+  CHECK(sprites::http::bearer_token(first.authorization) == "tok-123");
+  CHECK(first.expect_continue);
+  CHECK(h.service->requests[4].body == "abcde");
+  CHECK(h.service->requests[4].authorization == "Bearer other");
+  CHECK_FALSE(h.service->requests[5].has_authorization);
+
+  auto a = whole.responses();
+  auto b = split.responses();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].status == b[i].status);
+    CHECK(a[i].body == b[i].body);
+  }
+  CHECK(b[0].status == 100);
+  finish(h);
+}
+
+TEST_CASE("more pipelined requests than max_in_flight are all answered in order") {
+  HttpLimits limits;
+  limits.max_in_flight = 2;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  constexpr int kRequests = 11;
+  std::string burst;
+  std::vector<std::string> expected;
+  for (int i = 0; i < kRequests; ++i) {
+    std::string target = "/defer/" + std::to_string(i);
+    burst += i % 3 == 1 ? post(target, "body " + std::to_string(i)) : get(target);
+    expected.push_back(target);
+  }
+  c.send(burst);
+  REQUIRE(h.run_until([&] { return c.finals().size() == kRequests; }));
+
+  CHECK(targets_of(c.finals()) == expected);
+  CHECK(h.service->requests.size() == kRequests);
+  // The connection stopped handing over requests at the limit...
+  CHECK(h.service->max_outstanding == 2);
+  // ...and the service did answer out of order.
+  CHECK(h.service->answered != expected);
+  CHECK(c.finals()[1].json().at("body") == "body 1");
+
+  // Reading resumed: the connection still takes requests.
+  c.send(get("/after"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == kRequests + 1; }));
+  CHECK(c.finals().back().target() == "/after");
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("pipelined requests answered at once are not limited by max_in_flight") {
+  HttpLimits limits;
+  limits.max_in_flight = 2;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  std::string burst;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 40; ++i) {
+    expected.push_back("/now/" + std::to_string(i));
+    burst += get(expected.back());
+  }
+  c.send(burst);
+  REQUIRE(h.run_until([&] { return c.finals().size() == expected.size(); }));
+  CHECK(targets_of(c.finals()) == expected);
+  finish(h);
+}
+
+TEST_CASE("on_close is called exactly once per connection however it ends") {
+  Harness h;
+  TestClient& stays = h.connect();
+  stays.send(get("/stays"));
+  TestClient& hangs_up = h.connect();
+  hangs_up.send(get("/hangs-up"));
+  TestClient& asks_close = h.connect();
+  asks_close.send(get("/asks-close", "Connection: close\r\n"));
+  TestClient& garbage = h.connect();
+  garbage.send("BREW /pot HTCPCP/1.0\r\n\r\n");
+  TestClient& leaves_held = h.connect();
+  leaves_held.send(get("/hold/forever"));
+
+  REQUIRE(h.run_until([&] {
+    return stays.finals().size() == 1 && hangs_up.finals().size() == 1 && asks_close.eof && garbage.eof &&
+           h.service->requests.size() == 4;
+  }));
+  hangs_up.close();
+  leaves_held.close();
+  // Everything but `stays` ends on its own: by the client, or by the server
+  // after its answer once the client has read it.
+  REQUIRE(h.run_until([&] { return h.listener->connection_count() == 1; }));
+  CHECK(h.service->closes.size() == 4);
+  for (const auto& [serial, calls] : h.service->closes) CHECK(calls == 1);
+  finish(h);  // closes `stays` through the listener
+}
+
+// A request that will close the connection still has its body read when the
+// body comes in a later read than the headers (only input after it is dropped).
+TEST_CASE("a closing request whose body arrives in a later read is answered") {
+  Harness h;
+  TestClient& c = h.connect();
+  bool body_sent = false;
+  SECTION("Connection: close with Expect: 100-continue") {
+    c.on_data = [&] {
+      if (!body_sent && c.received.size() >= kContinue.size()) {
+        body_sent = true;
+        c.send("hello");
+      }
+    };
+    c.send(
+        "POST /late HTTP/1.1\r\nHost: test\r\nConnection: close\r\nExpect: 100-continue\r\n"
+        "Content-Length: 5\r\n\r\n");
+  }
+  SECTION("HTTP/1.0") {
+    c.send("POST /late HTTP/1.0\r\nContent-Length: 5\r\n\r\n");
+    REQUIRE(h.run_until([&] { return h.service->headers_seen.size() == 1; }));
+    c.send("hello");
+  }
+  bool answered = h.run_until([&] { return c.finals().size() == 1; }, 1500);
+  CHECK(answered);
+  if (answered) {
+    CHECK(c.finals()[0].json().at("body") == "hello");
+    CHECK(h.run_until([&] { return c.eof; }));
+  }
+  finish(h);
+}

@@ -1,0 +1,311 @@
+// The mailbox's cursor contract (PROTOCOL.md "long-poll"): consecutive seqs from
+// 1, `after` acknowledges and deletes, a render carries the oldest events past
+// the cursor. Also what an emptied mailbox costs, measured as live heap bytes
+// (the allocator's own count), since most nodes are idle and hold one.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "master/mailbox.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+// From <sanitizer/allocator_interface.h>, which GCC does not install.
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#else
+#include <malloc.h>
+#endif
+
+using sprites::master::Event;
+using sprites::master::EventKind;
+using sprites::master::Mailbox;
+
+namespace {
+
+// Bytes the allocator currently hands out to this process.
+size_t live_heap_bytes() {
+#if defined(__SANITIZE_ADDRESS__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+#endif
+}
+
+std::string event_text(uint64_t seq, size_t padding = 0) {
+  return "{\"seq\":" + std::to_string(seq) + ",\"type\":\"neighbors\",\"pad\":\"" + std::string(padding, 'x') +
+         "\"}";
+}
+
+// Appends one event carrying the mailbox's next seq; returns its text.
+std::string append_next(Mailbox& box, size_t padding = 0) {
+  Event e;
+  e.seq = box.next_seq();
+  e.kind = EventKind::Neighbors;
+  e.text = event_text(e.seq, padding);
+  std::string text = e.text;
+  box.append(std::move(e));
+  return text;
+}
+
+std::string render(const Mailbox& box, uint64_t after, size_t max = 100) {
+  std::string out;
+  box.render(after, max, out);
+  return out;
+}
+
+std::vector<uint64_t> rendered_seqs(const std::string& rendered) {
+  std::vector<uint64_t> seqs;
+  nlohmann::json j = nlohmann::json::parse(rendered);
+  for (const auto& e : j.at("events")) seqs.push_back(e.at("seq").get<uint64_t>());
+  return seqs;
+}
+
+uint64_t rendered_cursor(const std::string& rendered) {
+  return nlohmann::json::parse(rendered).at("cursor").get<uint64_t>();
+}
+
+}  // namespace
+
+TEST_CASE("a new mailbox is empty and its first event gets seq 1") {
+  Mailbox box;
+  CHECK(box.size() == 0);
+  CHECK(box.last_seq() == 0);
+  CHECK(box.next_seq() == 1);
+  CHECK_FALSE(box.has_after(0));
+  CHECK(render(box, 0) == "{\"cursor\":0,\"events\":[]}");
+}
+
+TEST_CASE("seqs are consecutive from 1") {
+  Mailbox box;
+  for (uint64_t i = 1; i <= 5; ++i) {
+    REQUIRE(box.next_seq() == i);
+    append_next(box);
+    CHECK(box.last_seq() == i);
+    CHECK(box.size() == i);
+  }
+  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  CHECK(box.has_after(4));
+  CHECK_FALSE(box.has_after(5));
+}
+
+TEST_CASE("acknowledging deletes every event up to after and reports each exactly once") {
+  Mailbox box;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 6; ++i) texts.push_back(append_next(box));
+
+  std::vector<uint64_t> removed;
+  std::vector<std::string> removed_texts;
+  auto record = [&](const Event& e) {
+    removed.push_back(e.seq);
+    removed_texts.push_back(e.text);
+  };
+  box.acknowledge(3, record);
+  CHECK(removed == std::vector<uint64_t>{1, 2, 3});
+  CHECK(removed_texts == std::vector<std::string>(texts.begin(), texts.begin() + 3));
+  CHECK(box.size() == 3);
+
+  // The same or an older cursor again removes nothing more.
+  box.acknowledge(3, record);
+  box.acknowledge(1, record);
+  box.acknowledge(0, record);
+  CHECK(removed == std::vector<uint64_t>{1, 2, 3});
+
+  box.acknowledge(5, record);
+  CHECK(removed == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  CHECK(rendered_seqs(render(box, 5)) == std::vector<uint64_t>{6});
+  CHECK(box.last_seq() == 6);
+}
+
+TEST_CASE("acknowledging beyond the last event empties the mailbox and keeps last_seq") {
+  Mailbox box;
+  for (int i = 0; i < 4; ++i) append_next(box);
+  int calls = 0;
+  box.acknowledge(1000, [&](const Event&) { ++calls; });
+  CHECK(calls == 4);
+  CHECK(box.size() == 0);
+  CHECK(box.last_seq() == 4);
+  CHECK(box.next_seq() == 5);
+  CHECK(render(box, 1000) == "{\"cursor\":1000,\"events\":[]}");
+
+  append_next(box);
+  CHECK(rendered_seqs(render(box, 4)) == std::vector<uint64_t>{5});
+}
+
+TEST_CASE("a render returns the events after the cursor, oldest first, at most max") {
+  Mailbox box;
+  for (int i = 0; i < 10; ++i) append_next(box);
+
+  SECTION("all of them from 0") {
+    std::string out = render(box, 0);
+    CHECK(rendered_seqs(out) == std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+    CHECK(rendered_cursor(out) == 10);
+  }
+  SECTION("at most max, the cursor being the last one returned") {
+    std::string out = render(box, 0, 3);
+    CHECK(rendered_seqs(out) == std::vector<uint64_t>{1, 2, 3});
+    CHECK(rendered_cursor(out) == 3);
+    out = render(box, 3, 3);
+    CHECK(rendered_seqs(out) == std::vector<uint64_t>{4, 5, 6});
+    CHECK(rendered_cursor(out) == 6);
+  }
+  SECTION("from the middle") {
+    std::string out = render(box, 7);
+    CHECK(rendered_seqs(out) == std::vector<uint64_t>{8, 9, 10});
+    CHECK(rendered_cursor(out) == 10);
+  }
+  SECTION("nothing after the last one: the cursor stays at after") {
+    CHECK(render(box, 10) == "{\"cursor\":10,\"events\":[]}");
+    CHECK(render(box, 12) == "{\"cursor\":12,\"events\":[]}");
+  }
+  SECTION("max 0 returns nothing and keeps the cursor") {
+    CHECK(render(box, 4, 0) == "{\"cursor\":4,\"events\":[]}");
+  }
+  SECTION("a render does not consume") {
+    CHECK(render(box, 0, 2) == render(box, 0, 2));
+    CHECK(box.size() == 10);
+  }
+}
+
+TEST_CASE("a render with a cursor older than what was acknowledged starts at the oldest kept event") {
+  Mailbox box;
+  for (int i = 0; i < 8; ++i) append_next(box);
+  box.acknowledge(5, [](const Event&) {});
+  std::string out = render(box, 2);
+  CHECK(rendered_seqs(out) == std::vector<uint64_t>{6, 7, 8});
+  CHECK(rendered_cursor(out) == 8);
+  out = render(box, 0, 2);
+  CHECK(rendered_seqs(out) == std::vector<uint64_t>{6, 7});
+  CHECK(rendered_cursor(out) == 7);
+}
+
+TEST_CASE("a render is valid JSON holding the stored event texts verbatim") {
+  Mailbox box;
+  std::vector<std::string> texts;
+  // Texts as the relay stores them: a sprite relayed byte for byte, including
+  // number spellings a re-encoding would change.
+  const char* raw[] = {
+      R"({"seq":1,"type":"sprite","from":{"node":"a","name":"b"},"direction":"right","sprite":{"x":1.50,"big":18446744073709551615,"s":"\u00e9\"q"}})",
+      R"({"seq":2,"type":"neighbors","position":{"row":0,"col":1},"neighbors":{}})",
+      R"({"seq":3,"type":"returned","to":{"node":"a","name":"ü"},"direction":"left","sprite":{}})",
+  };
+  for (const char* t : raw) {
+    Event e;
+    e.seq = box.next_seq();
+    e.text = t;
+    texts.push_back(e.text);
+    box.append(std::move(e));
+  }
+  std::string out = render(box, 0);
+  CHECK(out == "{\"cursor\":3,\"events\":[" + texts[0] + "," + texts[1] + "," + texts[2] + "]}");
+  nlohmann::json j = nlohmann::json::parse(out);
+  REQUIRE(j.at("events").size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(j["events"][i] == nlohmann::json::parse(texts[i]));
+  CHECK(j["cursor"] == 3);
+}
+
+TEST_CASE("take_all returns the unacknowledged events in order and keeps last_seq") {
+  Mailbox box;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 7; ++i) texts.push_back(append_next(box));
+  box.acknowledge(2, [](const Event&) {});
+
+  std::vector<Event> taken = box.take_all();
+  REQUIRE(taken.size() == 5);
+  for (size_t i = 0; i < taken.size(); ++i) {
+    CHECK(taken[i].seq == i + 3);
+    CHECK(taken[i].text == texts[i + 2]);
+  }
+  CHECK(box.size() == 0);
+  CHECK(box.last_seq() == 7);
+  CHECK(box.next_seq() == 8);
+  CHECK_FALSE(box.has_after(0));
+  CHECK(render(box, 0) == "{\"cursor\":0,\"events\":[]}");
+  int calls = 0;
+  box.acknowledge(7, [&](const Event&) { ++calls; });
+  CHECK(calls == 0);
+  CHECK(box.take_all().empty());
+}
+
+TEST_CASE("acknowledging in many small steps keeps rendering correctly") {
+  // Crosses the point where acknowledged husks are compacted away.
+  Mailbox box;
+  uint64_t acked = 0;
+  uint64_t removed_total = 0;
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 7; ++i) append_next(box);
+    acked += 5;
+    box.acknowledge(acked, [&](const Event& e) {
+      ++removed_total;
+      CHECK(e.seq == removed_total);
+    });
+    std::string out = render(box, acked, 4);
+    std::vector<uint64_t> expected;
+    for (uint64_t s = acked + 1; s <= box.last_seq() && expected.size() < 4; ++s) expected.push_back(s);
+    REQUIRE(rendered_seqs(out) == expected);
+    REQUIRE(box.size() == box.last_seq() - acked);
+  }
+  CHECK(removed_total == acked);
+}
+
+namespace {
+
+constexpr size_t kBoxes = 500;
+// A few Event slots at most: an idle node must stay cheap.
+constexpr size_t kBoundPerBox = 1024;
+
+// Live heap bytes per mailbox that `use` leaves behind in each of kBoxes boxes.
+template <typename F>
+size_t heap_left_per_box(F&& use) {
+  std::vector<Mailbox> boxes(kBoxes);
+  size_t before = live_heap_bytes();
+  for (Mailbox& box : boxes) use(box);
+  size_t after = live_heap_bytes();
+  return after > before ? (after - before) / kBoxes : 0;
+}
+
+}  // namespace
+
+TEST_CASE("a mailbox emptied after a few events keeps at most a small allocation") {
+  size_t per_box = heap_left_per_box([](Mailbox& box) {
+    for (int i = 0; i < 3; ++i) append_next(box, 300);
+    box.acknowledge(box.last_seq(), [](const Event&) {});
+  });
+  CHECK(per_box <= kBoundPerBox);
+}
+
+// `events_ = {}` would pick vector::operator=(initializer_list) and keep the
+// capacity; the mailbox must really give it back.
+TEST_CASE("a mailbox emptied after a burst gives the burst's allocation back") {
+  size_t per_box = heap_left_per_box([](Mailbox& box) {
+    for (int i = 0; i < 100; ++i) append_next(box, 300);
+    box.acknowledge(box.last_seq(), [](const Event&) {});
+  });
+  CHECK(per_box <= kBoundPerBox);
+}
+
+// take_all() gives the memory back too.
+TEST_CASE("a mailbox emptied by take_all holds no heap memory") {
+  size_t per_box = heap_left_per_box([](Mailbox& box) {
+    for (int i = 0; i < 20; ++i) append_next(box, 300);
+    box.acknowledge(4, [](const Event&) {});
+    (void)box.take_all();
+  });
+  CHECK(per_box < 16);
+}
+
+TEST_CASE("acknowledged events give their text back at once") {
+  Mailbox box;
+  size_t before = live_heap_bytes();
+  for (int i = 0; i < 200; ++i) append_next(box, 2000);
+  size_t full = live_heap_bytes();
+  box.acknowledge(199, [](const Event&) {});
+  size_t after = live_heap_bytes();
+  CHECK(full - before >= 200 * 2000);
+  // The one 2 KB text left, the slot array and slack; not the 199 texts.
+  CHECK(after - before < 4 * 2000 + 256 * sizeof(Event));
+  CHECK(rendered_seqs(render(box, 199)) == std::vector<uint64_t>{200});
+}
