@@ -94,6 +94,13 @@ void ThrowIntake::on_close(HttpConnection&) {
   // answers find no connection (HttpListener::find) and are dropped.
 }
 
+void ThrowIntake::on_refused(const HttpRequest* req, uint16_t status) {
+  // A chunked throw body that outgrew the limit is a rejected throw too.
+  if (req && status >= 400 && status < 500 && http::match_route(req->path()).route == Route::NodeSprites) {
+    link_.count_rejected();
+  }
+}
+
 void ThrowIntake::on_result(const MasterLink::Waiter& waiter, uint16_t status, std::string_view body) {
   HttpConnection* conn = listener_ ? listener_->find(waiter.connection) : nullptr;
   if (!conn) return;

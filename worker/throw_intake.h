@@ -22,6 +22,7 @@ class ThrowIntake : public http::HttpService {
   std::optional<http::EarlyResponse> on_headers(http::HttpConnection& conn, const http::HttpRequest& req) override;
   void on_request(http::HttpConnection& conn, http::HttpRequest& req, uint32_t slot) override;
   void on_close(http::HttpConnection& conn) override;
+  void on_refused(const http::HttpRequest* req, uint16_t status) override;
 
   // The master's answer to a forwarded throw.
   void on_result(const MasterLink::Waiter& waiter, uint16_t status, std::string_view body);

@@ -82,6 +82,9 @@ TEST_CASE("a chunked throw body over the limit is too_large") {
   c.try_send_raw(request);  // the server may close before reading it all
   check_error(c.read_response(), 413, "too_large");
   CHECK(poll(relay.master_port(), a, 0, 0).json()["events"].empty());
+  // The worker answered it alone, and still reports it to the master's count.
+  Json s = stats_when(relay.master_port(), [](Json& j) { return j["sprites"]["rejected"] == 1; });
+  CHECK(s["sprites"]["rejected"] == 1);
 }
 
 TEST_CASE("a throw body that is not a JSON object is invalid_json") {
