@@ -78,12 +78,14 @@ HttpConnection::HttpConnection(HttpListener& listener, uint64_t serial)
   llhttp_init(&parser_, HTTP_REQUEST, settings());
   parser_.data = this;
   tcp_.data = this;
+  timeout_.owner = this;
 }
 
 HttpConnection::~HttpConnection() = default;
 
 void HttpConnection::start() {
   uv_tcp_nodelay(&tcp_, 1);
+  listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
   reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                            [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
                            &HttpConnection::on_read) == 0;
@@ -163,6 +165,7 @@ int HttpConnection::on_message_begin(llhttp_t* p) {
   HttpConnection* c = self(p);
   c->request_ = std::make_unique<HttpRequest>();
   c->current_slot_ = c->next_slot_++;
+  c->listener_.receiving_.enter(&c->timeout_, uv_now(c->listener_.loop()));
   c->header_bytes_ = 0;
   c->header_state_ = kOther;
   c->skip_dispatch_ = false;
@@ -271,8 +274,10 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
   HttpConnection* c = self(p);
   std::unique_ptr<HttpRequest> req = std::move(c->request_);
   uint32_t slot = c->current_slot_;
+  TimeoutQueue::leave(&c->timeout_);
   if (!c->skip_dispatch_) c->listener_.service().on_request(*c, *req, slot);
   c->skip_dispatch_ = false;
+  c->settle();
   if (c->state_ != State::Open || c->stop_parsing_) return HPE_PAUSED;
   if (c->next_slot_ - c->write_slot_ >= c->listener_.limits().max_in_flight) return HPE_PAUSED;
   return 0;
@@ -330,7 +335,13 @@ void HttpConnection::deliver(uint32_t slot, std::string&& bytes) {
     ready_.erase(next);
   }
   if (ready_.empty() && ready_.capacity() > 0) std::vector<Ready>().swap(ready_);
+  settle();
   resume_if_possible();
+}
+
+void HttpConnection::settle() {
+  if (state_ != State::Open || request_ || next_slot_ != write_slot_) return;
+  listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
 }
 
 void HttpConnection::write_bytes(std::string&& bytes) {
@@ -380,7 +391,7 @@ void HttpConnection::begin_linger() {
   request_.reset();
   std::vector<Ready>().swap(ready_);
   std::string().swap(stash_);
-  listener_.linger(this);
+  listener_.lingering_.enter(&timeout_, uv_now(listener_.loop()));
   if (!reading_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                              [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
@@ -408,7 +419,7 @@ void HttpConnection::on_shutdown(uv_shutdown_t* req, int status) {
 void HttpConnection::close() {
   if (state_ == State::Closed) return;
   if (state_ == State::Open) listener_.service().on_close(*this);
-  if (state_ == State::Lingering) listener_.unlinger(this);
+  TimeoutQueue::leave(&timeout_);
   state_ = State::Closed;
   request_.reset();
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpConnection::on_closed);

@@ -14,8 +14,11 @@
 // being received) and no per-connection timer.
 //
 // Errors: a request llhttp cannot parse gets 400 bad_request and a close; a
-// header block over kMaxHeaderBytes gets 431; a body over the service's limit
-// gets 413 too_large. An answer sent before the request body was read (an early
+// header block over the limit gets 431; a body over the limit gets 413
+// too_large; a request not received whole within the request timeout gets 408
+// request_timeout. A connection with nothing owed and nothing being received
+// is closed after the idle timeout (a held long-poll is owed an answer, so it
+// is never idle). An answer sent before the request body was read (an early
 // answer from HttpService::on_headers) is followed by a close, as is any
 // response to a request with `Connection: close` or HTTP/1.0. Closing is
 // "lingering": the write side is shut down first and input is drained for a
@@ -37,6 +40,7 @@
 #include <vector>
 
 #include "common/http_request.h"
+#include "common/timeout_queue.h"
 
 namespace sprites::http {
 
@@ -79,6 +83,9 @@ struct HttpLimits {
   size_t max_header_bytes = 8192;   // request line + headers
   size_t max_body_bytes = 16384;    // decoded body
   uint32_t max_in_flight = 32;      // pipelined requests answered-not-yet-written
+  uint64_t request_timeout_ms = 10000;  // from a request's first byte to its last; 0 = none
+  uint64_t idle_timeout_ms = 60000;     // nothing received and nothing owed; 0 = none
+  uint64_t linger_ms = 2000;            // draining input after the last answer
 };
 
 class HttpConnection {
@@ -168,7 +175,8 @@ class HttpConnection {
   uint32_t current_slot_ = 0;   // slot of the request being received
   uint32_t close_slot_ = kNoSlot;  // the answer after which the connection closes
   uint32_t all_index_ = 0;      // position in the listener's list of connections
-  uint64_t linger_since_ms_ = 0;
+  TimeoutHook timeout_;         // in the listener's idle, receiving or lingering queue
+  void settle();                // enters the idle queue when nothing is owed or being received
 };
 
 }  // namespace sprites::http

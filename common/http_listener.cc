@@ -24,9 +24,14 @@ uv_buf_t lend_read_buffer() {
 
 HttpListener::HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits, bool index_by_serial)
     : loop_(loop), service_(service), limits_(limits), index_by_serial_(index_by_serial) {
+  idle_.timeout_ms = limits_.idle_timeout_ms;
+  receiving_.timeout_ms = limits_.request_timeout_ms;
+  lingering_.timeout_ms = limits_.linger_ms;
   sweep_ = new uv_timer_t;
   uv_timer_init(loop_, sweep_);
   sweep_->data = this;
+  uv_timer_start(sweep_, &HttpListener::on_sweep, kSweepMs, kSweepMs);
+  uv_unref(reinterpret_cast<uv_handle_t*>(sweep_));  // never keeps the loop alive by itself
 }
 
 HttpListener::~HttpListener() {
@@ -140,31 +145,20 @@ void HttpListener::forget(HttpConnection* conn) {
   --connections_;
 }
 
-void HttpListener::linger(HttpConnection* conn) {
-  conn->linger_since_ms_ = now_ms(loop_);
-  lingering_.push_back(conn);
-  if (lingering_.size() == 1 && sweep_) uv_timer_start(sweep_, &HttpListener::on_sweep, 500, 500);
+namespace {
+HttpConnection* owner_of(TimeoutHook* h) {
+  return static_cast<HttpConnection*>(h->owner);
 }
-
-void HttpListener::unlinger(HttpConnection* conn) {
-  for (size_t i = 0; i < lingering_.size(); ++i) {
-    if (lingering_[i] == conn) {
-      lingering_[i] = lingering_.back();
-      lingering_.pop_back();
-      break;
-    }
-  }
-  if (lingering_.empty() && sweep_) uv_timer_stop(sweep_);
-}
+}  // namespace
 
 void HttpListener::on_sweep(uv_timer_t* timer) {
   auto* self = static_cast<HttpListener*>(timer->data);
   uint64_t now = now_ms(self->loop_);
-  std::vector<HttpConnection*> expired;
-  for (HttpConnection* c : self->lingering_) {
-    if (now - c->linger_since_ms_ >= kLingerMs) expired.push_back(c);
+  while (TimeoutHook* h = self->lingering_.pop_expired(now)) owner_of(h)->close();
+  while (TimeoutHook* h = self->idle_.pop_expired(now)) owner_of(h)->close();
+  while (TimeoutHook* h = self->receiving_.pop_expired(now)) {
+    owner_of(h)->fail(408, "request_timeout", "the request was not received in time");
   }
-  for (HttpConnection* c : expired) c->close();
 }
 
 void HttpListener::stop_accepting() {

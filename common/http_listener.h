@@ -2,8 +2,8 @@
 //
 // It owns what all connections of one port share: the service, the limits, the
 // read buffer lent to every read (reads are consumed synchronously by llhttp, so
-// one buffer per process serves every connection), and one coarse timer that
-// ends lingering closes. The socket is either bound here or adopted from the
+// one buffer per process serves every connection), and the timeouts: three
+// FIFO queues (idle, receiving a request, lingering) swept by one coarse timer. The socket is either bound here or adopted from the
 // supervisor (--master-fd/--worker-fd), so port 0 resolves once for the whole
 // relay and a restarted process keeps the port without dropping queued SYNs.
 //
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/http_connection.h"
+#include "common/timeout_queue.h"
 
 namespace sprites::http {
 
@@ -58,14 +59,12 @@ class HttpListener {
  private:
   friend class HttpConnection;
   static constexpr int kBacklog = 65535;  // the kernel clamps it to net.core.somaxconn
-  static constexpr uint64_t kLingerMs = 2000;
+  static constexpr uint64_t kSweepMs = 250;
 
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
   int start_listening();
   void forget(HttpConnection* conn);
-  void linger(HttpConnection* conn);
-  void unlinger(HttpConnection* conn);
 
   uv_loop_t* loop_;
   HttpService& service_;
@@ -77,8 +76,10 @@ class HttpListener {
   size_t connections_ = 0;
   uint64_t last_accept_error_log_ms_ = 0;
   std::unordered_map<uint64_t, HttpConnection*> by_serial_;
-  std::vector<HttpConnection*> all_;   // only for close_all and lingering; index kept in conn
-  std::vector<HttpConnection*> lingering_;
+  std::vector<HttpConnection*> all_;  // for close_all; index kept in the connection
+  TimeoutQueue idle_;
+  TimeoutQueue receiving_;
+  TimeoutQueue lingering_;
 };
 
 // The buffer every read lands in (see the file comment).

@@ -54,10 +54,18 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
       ->check(CLI::Range(0.0, 1e9));
   app.add_option("--max-body-bytes", out.max_body_bytes, "largest throw body")
       ->envname("SPRITES_MAX_BODY_BYTES")
-      ->check(CLI::Range(64u, 512u * 1024u));
+      ->check(CLI::Range(64u, 512u * 1024u));  // the supervisor checks the same ranges
   app.add_option("--max-nodes", out.max_nodes, "nodes the master holds at most; 0 = file limit")
       ->envname("SPRITES_MAX_NODES")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--request-timeout-ms", out.request_timeout_ms,
+                 "time to receive a whole request once it began (408 after); 0 = none")
+      ->envname("SPRITES_REQUEST_TIMEOUT_MS")
+      ->check(CLI::Range(0u, 86400000u));
+  app.add_option("--idle-timeout-ms", out.idle_timeout_ms,
+                 "close a connection with nothing owed and nothing received this long; 0 = none")
+      ->envname("SPRITES_IDLE_TIMEOUT_MS")
+      ->check(CLI::Range(0u, 86400000u));
   app.add_option("--log-level", out.log_level, "debug, info, warn or error")
       ->envname("SPRITES_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));

@@ -31,6 +31,8 @@ struct Options {
   double rate_limit = 50;  // throws per second per node; 0 disables
   uint32_t max_body_bytes = 16384;
   uint64_t max_nodes = 0;  // 0: as many as the file limit allows
+  uint32_t request_timeout_ms = 10000;  // receiving one request, first byte to last; 0 = none
+  uint32_t idle_timeout_ms = 60000;     // a connection with nothing owed or being received; 0 = none
   std::string log_level = "info";
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port

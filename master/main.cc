@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
       options.max_body_bytes);
   http::HttpLimits limits;
   limits.max_body_bytes = options.max_body_bytes;
+  limits.request_timeout_ms = options.request_timeout_ms;
+  limits.idle_timeout_ms = options.idle_timeout_ms;
   m.listener = std::make_unique<http::HttpListener>(m.loop, *m.api, limits, /*index_by_serial=*/false);
 
   int rc = options.master_fd >= 0 ? m.listener->adopt(options.master_fd)

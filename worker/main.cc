@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   w.intake = std::make_unique<worker::ThrowIntake>(*w.link, options.max_body_bytes);
   http::HttpLimits limits;
   limits.max_body_bytes = options.max_body_bytes;
+  limits.request_timeout_ms = options.request_timeout_ms;
+  limits.idle_timeout_ms = options.idle_timeout_ms;
   w.listener = std::make_unique<http::HttpListener>(w.loop, *w.intake, limits, /*index_by_serial=*/true);
   w.intake->attach(*w.listener);
 
