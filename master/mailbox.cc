@@ -40,6 +40,16 @@ std::vector<Event> Mailbox::take_all() {
   return out;
 }
 
+bool Mailbox::restore(uint64_t last_seq, std::vector<Event>&& events) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].seq != last_seq - events.size() + 1 + i || events[i].seq == 0) return false;
+  }
+  events_ = std::move(events);
+  head_ = 0;
+  last_seq_ = last_seq;
+  return true;
+}
+
 void Mailbox::compact() {
   if (head_ == events_.size()) {
     // Keep a small allocation for a busy node; give a large one back.

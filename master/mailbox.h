@@ -66,6 +66,15 @@ class Mailbox {
   // Removes and returns every event (the node is leaving).
   std::vector<Event> take_all();
 
+  // Read-only walk over the unacknowledged events, oldest first (snapshots).
+  template <typename F>
+  void for_each(F&& f) const {
+    for (size_t i = head_; i < events_.size(); ++i) f(events_[i]);
+  }
+  // Refills a fresh mailbox from a snapshot. False (and nothing changed) unless
+  // the events' seqs are consecutive and end at `last_seq`.
+  bool restore(uint64_t last_seq, std::vector<Event>&& events);
+
  private:
   void compact();
 

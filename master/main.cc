@@ -4,6 +4,8 @@
 // port) and WorkerLink (IPC from the workers). SIGTERM/SIGINT arrive as libuv
 // signal handles, so the handler runs on the loop: it answers every held poll,
 // stops accepting and closes the parts; the loop then ends by itself.
+// SIGUSR2 is a planned restart: the same, plus a snapshot of the whole state
+// (see snapshot.h) that the next master loads at start.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -16,6 +18,7 @@
 #include "common/options.h"
 #include "master/api.h"
 #include "master/relay.h"
+#include "master/snapshot.h"
 #include "master/worker_link.h"
 
 using namespace sprites;
@@ -40,25 +43,36 @@ struct Master {
   std::unique_ptr<http::HttpListener> listener;
   uv_signal_t sigterm{};
   uv_signal_t sigint{};
+  uv_signal_t sigusr2{};
+  std::string snapshot_path;
+  uint32_t grid_width = 0;
   bool stopping = false;
 
-  void stop(const char* why) {
+  void stop(const char* why, bool snapshot) {
     if (stopping) return;
     stopping = true;
-    LOG_INFO("%s: answering %zu held polls and stopping", why, relay->polls_pending());
+    LOG_INFO("%s: answering %zu held polls and %s", why, relay->polls_pending(),
+             snapshot ? "writing a snapshot for the next master" : "stopping");
     api->set_stopping();
     listener->stop_accepting();
-    relay->answer_all_polls();
-    listener->close();
+    // Workers first: no throw may be accepted after the snapshot is taken, and
+    // answers already queued for them still leave (Channel::close flushes).
     link->close();
+    relay->answer_all_polls();
+    if (snapshot) write_snapshot(*relay, counters, grid_width, snapshot_path);
+    listener->close();
     relay->close();
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    for (uv_signal_t* s : {&sigterm, &sigint, &sigusr2}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
   }
 };
 
 void on_signal(uv_signal_t* handle, int signum) {
-  static_cast<Master*>(handle->data)->stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  auto* m = static_cast<Master*>(handle->data);
+  if (signum == SIGUSR2) {
+    m->stop("SIGUSR2 (planned restart)", /*snapshot=*/true);
+  } else {
+    m->stop(signum == SIGTERM ? "SIGTERM" : "SIGINT", /*snapshot=*/false);
+  }
 }
 
 }  // namespace
@@ -96,6 +110,10 @@ int main(int argc, char** argv) {
   limits.idle_timeout_ms = options.idle_timeout_ms;
   m.listener = std::make_unique<http::HttpListener>(m.loop, *m.api, limits, /*index_by_serial=*/false);
 
+  m.grid_width = config.grid_width;
+  m.snapshot_path = master::snapshot_path_for(options.ipc_path);
+  master::load_snapshot(*m.relay, m.counters, m.snapshot_path);
+
   int rc = options.master_fd >= 0 ? m.listener->adopt(options.master_fd)
                                   : m.listener->bind(options.host, options.master_port, /*reuseport=*/false);
   if (rc != 0) {
@@ -108,11 +126,11 @@ int main(int argc, char** argv) {
               rc == UV_EADDRINUSE ? " (another master is running there)" : "");
     return 1;
   }
-  uv_signal_init(m.loop, &m.sigterm);
-  uv_signal_init(m.loop, &m.sigint);
-  m.sigterm.data = m.sigint.data = &m;
-  uv_signal_start(&m.sigterm, on_signal, SIGTERM);
-  uv_signal_start(&m.sigint, on_signal, SIGINT);
+  for (auto [handle, signum] : {std::pair{&m.sigterm, SIGTERM}, std::pair{&m.sigint, SIGINT}, std::pair{&m.sigusr2, SIGUSR2}}) {
+    uv_signal_init(m.loop, handle);
+    handle->data = &m;
+    uv_signal_start(handle, on_signal, signum);
+  }
 
   LOG_INFO("serving on port %u, ipc %s, grid width %u, max nodes %llu", m.listener->port(), options.ipc_path.c_str(),
            config.grid_width, static_cast<unsigned long long>(config.max_nodes));

@@ -84,6 +84,43 @@ Node* Relay::join(std::string_view group_name, std::string_view name) {
   return raw;
 }
 
+Node* Relay::restore_node(std::string_view group_name, std::string id, const Token& token, std::string name,
+                          double rate_tokens) {
+  if (nodes_.count(id) != 0) return nullptr;
+  auto node = std::make_unique<Node>();
+  node->id = std::move(id);
+  node->token = token;
+  node->name = std::move(name);
+  auto it = groups_.find(std::string(group_name));
+  if (it == groups_.end()) {
+    it = groups_.emplace(std::string(group_name), std::make_unique<Group>(std::string(group_name), config_.grid_width)).first;
+  }
+  node->group = it->second.get();
+  node->rate_tokens = std::min(rate_tokens, 2 * config_.rate_limit);
+  node->rate_refill_ms = now();
+  Node* raw = node.get();
+  nodes_.emplace(std::string_view(raw->id), std::move(node));
+  changed_.clear();
+  raw->group->grid.join(raw, changed_);  // slot order is the snapshot's order: no one's view changes
+  deadlines_.schedule(raw, now() + config_.node_ttl_ms);
+  arm_timer();
+  return raw;
+}
+
+void Relay::announce_all_places() {
+  for (auto& [id, node] : nodes_) push_neighbors_event(*node);
+}
+
+void Relay::clear() {
+  for (auto& [id, node] : nodes_) deadlines_.cancel(node.get());
+  for (Node* n : wake_list_) n->wake_queued = false;
+  wake_list_.clear();
+  nodes_.clear();
+  groups_.clear();
+  polls_pending_ = 0;
+  arm_timer();
+}
+
 Node* Relay::find(std::string_view id) const {
   auto it = nodes_.find(id);
   return it == nodes_.end() ? nullptr : it->second.get();

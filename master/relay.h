@@ -78,6 +78,18 @@ class Relay {
   size_t group_count() const { return groups_.size(); }
   size_t polls_pending() const { return polls_pending_; }
 
+  // Snapshots (snapshot.cc): a read-only walk over every group and a way to
+  // put a node back exactly as it was (same id, token, slot order, mailbox).
+  template <typename F>
+  void for_each_group(F&& f) const {
+    for (const auto& [name, group] : groups_) f(*group);
+  }
+  Node* restore_node(std::string_view group, std::string id, const Token& token, std::string name, double rate_tokens);
+  // After a restore with another grid width: every node hears its new place.
+  void announce_all_places();
+  // Forgets every node without telling anyone (a refused, half-read snapshot).
+  void clear();
+
   // Graceful stop: answers every parked poll with its events (or none) now.
   void answer_all_polls();
   // Closes the timer and idle handles; run the loop afterwards.
