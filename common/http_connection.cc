@@ -132,6 +132,15 @@ void HttpConnection::parse(const char* data, size_t size) {
     resume_if_possible();  // answers may all have been given synchronously
     return;
   }
+  if (err == HPE_PAUSED_UPGRADE) {
+    // An Upgrade or CONNECT request was answered like any other (the relay
+    // upgrades nothing); what follows it is the next request.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    llhttp_resume_after_upgrade(&parser_);
+    if (stop_parsing_ || !pos) return;
+    parse(pos, size - static_cast<size_t>(pos - data));
+    return;
+  }
   if (stop_parsing_) return;  // a callback already answered (413, 431)
   fail(400, "bad_request", llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_)
                                                                : "malformed HTTP request");
@@ -238,7 +247,11 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
     c->close_slot_ = slot;
     c->stop_parsing_ = true;  // takes effect once this message is complete
   }
-  std::optional<EarlyResponse> early = c->listener_.service().on_headers(*c, r);
+  // HEAD is not served (no endpoint has it), and an answer to HEAD must not
+  // carry a body: refuse it here, where the framing is known, with none.
+  std::optional<EarlyResponse> early =
+      r.method == Method::Head ? EarlyResponse{405, {}, "Allow: GET, POST, DELETE, OPTIONS\r\n"}
+                               : c->listener_.service().on_headers(*c, r);
   if (c->state_ != State::Open) return HPE_PAUSED;
   if (early) {
     // deliver() may start the close, which frees the request: copy first.
@@ -249,7 +262,8 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
       c->stop_parsing_ = true;
     }
     std::string bytes;
-    append_response(bytes, early->status, kJsonType, early->body, early->extra_headers, c->close_slot_ == slot);
+    append_response(bytes, early->status, early->body.empty() ? std::string_view{} : kJsonType, early->body,
+                    early->extra_headers, c->close_slot_ == slot);
     c->deliver(slot, std::move(bytes));
     return has_body ? HPE_PAUSED : 0;
   }

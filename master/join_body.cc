@@ -88,6 +88,8 @@ bool valid_utf8(std::string_view text) {
 std::variant<JoinBody, JoinBodyError> parse_join_body(std::string_view body) {
   JoinBody out;
   if (body.empty()) return out;
+  // nlohmann stops at a NUL byte as at the end of input: "{}\0junk" would pass.
+  if (body.find('\0') != std::string_view::npos) return kInvalidJson;
   nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   bool repaired = false;
   if (doc.is_discarded() && !valid_utf8(body)) {

@@ -867,3 +867,25 @@ TEST_CASE("a closing request whose body arrives in a later read is answered") {
   }
   finish(h);
 }
+
+TEST_CASE("HEAD is refused with 405 and no body, and the next pipelined request is framed right") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send("HEAD /now/1 HTTP/1.1\r\nHost: t\r\n\r\n" + get("/now/2"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.finals();
+  CHECK(rs[0].status == 405);
+  CHECK(rs[0].body.empty());
+  CHECK(rs[1].status == 200);
+  CHECK(targets_of({rs[1]}) == std::vector<std::string>{"/now/2"});
+  finish(h);
+}
+
+TEST_CASE("a request asking for an upgrade is answered and the next one still is") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send("GET /now/1 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n" + get("/now/2"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  CHECK(targets_of(c.finals()) == std::vector<std::string>{"/now/1", "/now/2"});
+  finish(h);
+}

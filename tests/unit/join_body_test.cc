@@ -65,3 +65,8 @@ TEST_CASE("a name is at most 64 code points of valid UTF-8") {
   CHECK(error_of("{\"group\":\"g\xFE\"}") == "invalid_group");
   CHECK(error_of("{\"other\":\"\xFF\",\"name\":\"fine\"}") == "invalid_json");
 }
+
+TEST_CASE("a NUL byte in a join body is invalid_json, not the end of the body") {
+  CHECK(error_of(std::string_view("{}\0junk", 7)) == "invalid_json");
+  CHECK(error_of(std::string_view("{\"name\":\"a\"}\0", 13)) == "invalid_json");
+}
