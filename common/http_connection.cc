@@ -247,11 +247,8 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
     c->close_slot_ = slot;
     c->stop_parsing_ = true;  // takes effect once this message is complete
   }
-  // HEAD is not served (no endpoint has it), and an answer to HEAD must not
-  // carry a body: refuse it here, where the framing is known, with none.
-  std::optional<EarlyResponse> early =
-      r.method == Method::Head ? EarlyResponse{405, {}, "Allow: GET, POST, DELETE, OPTIONS\r\n"}
-                               : c->listener_.service().on_headers(*c, r);
+  if (r.method == Method::Head) c->head_slots_.push_back(slot);
+  std::optional<EarlyResponse> early = c->listener_.service().on_headers(*c, r);
   if (c->state_ != State::Open) return HPE_PAUSED;
   if (early) {
     // deliver() may start the close, which frees the request: copy first.
@@ -262,8 +259,8 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
       c->stop_parsing_ = true;
     }
     std::string bytes;
-    append_response(bytes, early->status, early->body.empty() ? std::string_view{} : kJsonType, early->body,
-                    early->extra_headers, c->close_slot_ == slot);
+    append_response(bytes, early->status, kJsonType, early->body, early->extra_headers, c->close_slot_ == slot);
+    if (c->answers_head(slot)) bytes.resize(bytes.size() - early->body.size());
     c->deliver(slot, std::move(bytes));
     return has_body ? HPE_PAUSED : 0;
   }
@@ -316,7 +313,22 @@ void HttpConnection::respond(uint32_t slot, uint16_t status, std::string_view co
   std::string bytes;
   bytes.reserve(160 + body.size() + extra_headers.size());
   append_response(bytes, status, content_type, body, extra_headers, slot == close_slot_);
+  // The answer to HEAD is the answer to GET without its body (Content-Length
+  // still says how long the body would be).
+  if (answers_head(slot)) bytes.resize(bytes.size() - body.size());
   deliver(slot, std::move(bytes));
+}
+
+bool HttpConnection::answers_head(uint32_t slot) {
+  for (size_t i = 0; i < head_slots_.size(); ++i) {
+    if (head_slots_[i] == slot) {
+      head_slots_[i] = head_slots_.back();
+      head_slots_.pop_back();
+      if (head_slots_.empty()) std::vector<uint32_t>().swap(head_slots_);
+      return true;
+    }
+  }
+  return false;
 }
 
 void HttpConnection::respond_error(uint32_t slot, uint16_t status, std::string_view code,

@@ -168,6 +168,8 @@ class HttpConnection {
   std::unique_ptr<HttpRequest> request_;  // only while a request is being received
   std::string header_name_;               // only while a header name is split across reads
   std::vector<Ready> ready_;              // empty unless answers came out of order
+  std::vector<uint32_t> head_slots_;      // slots of HEAD requests not yet answered
+  bool answers_head(uint32_t slot);       // true (once) when `slot` was a HEAD request
   std::string stash_;                     // unparsed input while paused
   std::string stash_expect_;              // the Expect header's value while it is read
   friend class HttpListener;
