@@ -506,12 +506,9 @@ class Client {
     }
     CHECK(r.allow_origin);
     if (r.status != 204 && r.status != 304) CHECK(r.has_length);
-    // A response to HEAD has no body. Tolerated when the connection closes
-    // right after it: then no later response can be mis-framed.
+    // A response to HEAD has no body (its Content-Length is the GET's).
     const ConnRecord* conn = c->current_conn();
-    if (conn && c->finals_ < conn->slots.size() && conn->slots[c->finals_].method == Method::Head && !r.close) {
-      return 1;
-    }
+    if (conn && c->finals_ < conn->slots.size() && conn->slots[c->finals_].method == Method::Head) return 1;
     return 0;
   }
 
