@@ -1,0 +1,368 @@
+// sprites-cli: the relay from a terminal, one node at a time.
+//
+//   sprites-cli join [--group G] [--name N]          prints the 201 answer (node, token, ...)
+//   sprites-cli listen --node ID --token T           prints every event, one JSON line each
+//   sprites-cli throw --node ID --token T --direction right (--sprite JSON | --sprite-file F) [--id X]
+//   sprites-cli leave --node ID --token T
+//
+// The master and worker addresses come from --master / --worker (env
+// SPRITES_MASTER / SPRITES_WORKER, defaults 127.0.0.1:8000 / 127.0.0.1:8001);
+// --node and --token also from SPRITES_NODE / SPRITES_TOKEN, which keeps the
+// token out of `ps`. Answers go to standard output as the relay sent them,
+// errors to standard error as one line; exit status 0 on success, 1 when the
+// relay refused or could not be reached, 2 on a usage error.
+//
+// It is built from the same parts as the swarm (HttpClient, NodeSession), so
+// the tool a person uses to poke the relay exercises the load generator's code.
+// `listen` acknowledges by cursor and drops seqs it has printed; on SIGINT or
+// SIGTERM (or after --count events) it acknowledges what it printed with a last
+// poll of timeout 0 and exits 0, so the next listener does not see them again.
+//
+// Events are printed one per line with the bytes the relay sent (numbers, key
+// order and escapes untouched), flushed at once, so
+// `sprites-cli listen | jq -c 'select(.type=="sprite")'` works as it streams.
+// Dropped alternative: re-serialising the parsed events. 1.10 would print as
+// 1.1: the same value, but not what was thrown.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+
+#include "client/callback_guard.h"
+#include "client/endpoint.h"
+#include "client/http_client.h"
+#include "client/node_session.h"
+#include "client/protocol.h"
+#include "common/direction.h"
+
+using namespace sprites;
+using namespace sprites::client;
+
+namespace {
+
+constexpr uint64_t kAnswerGuardMs = 30000;   // join, throw, leave: no answer within this is an error
+constexpr uint64_t kRetryDelayMs = 1000;     // listen: pause after a failed poll
+constexpr int kMaxPollFailures = 10;         // listen: consecutive failures before giving up
+constexpr uint64_t kFinalAckGuardMs = 2000;  // listen: the acknowledging poll at exit
+
+struct Args {
+  std::string master = "127.0.0.1:8000";
+  std::string worker = "127.0.0.1:8001";
+  std::optional<std::string> group;
+  std::optional<std::string> name;
+  std::string node;
+  std::string token;
+  uint64_t after = 0;
+  std::optional<uint64_t> timeout_ms;
+  uint64_t count = 0;
+  std::string direction;
+  std::optional<std::string> sprite;
+  std::optional<std::string> sprite_file;
+  std::optional<std::string> id;
+};
+
+void say_error(const std::string& text) { std::fprintf(stderr, "sprites-cli: %s\n", text.c_str()); }
+
+void print_line(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+// One command run on one loop. The uv handles are members; finish() closes
+// them and drops the connections, after which the loop ends by itself.
+class Command final : public SessionObserver {
+ public:
+  Command(uv_loop_t* loop, const Endpoint& master, const Endpoint& worker) {
+    master_ = HttpClient::create(loop, HttpClientOptions{master, std::nullopt, 2, 16u << 20});
+    worker_ = HttpClient::create(loop, HttpClientOptions{worker, std::nullopt, 1, 16u << 20});
+    session_ = std::make_unique<NodeSession>(*master_, *worker_, *this);
+    uv_timer_init(loop, &guard_);
+    uv_timer_init(loop, &retry_);
+    uv_signal_init(loop, &sigint_);
+    uv_signal_init(loop, &sigterm_);
+    guard_.data = retry_.data = sigint_.data = sigterm_.data = this;
+  }
+
+  int exit_code() const { return exit_code_; }
+
+  void join(const Args& args) {
+    arm_guard("join");
+    session_->join(args.group, args.name, /*then_poll=*/false);
+  }
+
+  void throw_sprite(const Args& args, Direction direction, const std::string& sprite) {
+    arm_guard("throw");
+    session_->adopt(args.node, args.token);
+    std::optional<std::string_view> id;
+    if (args.id) id = *args.id;
+    session_->throw_sprite(direction, sprite, id, [this](Response&& r) {
+      if (r.status == 202) {
+        print_line(r.body);
+        finish(0);
+      } else {
+        say_error("throw failed: " + describe(r));
+        finish(1);
+      }
+    });
+  }
+
+  void leave(const Args& args) {
+    arm_guard("leave");
+    session_->adopt(args.node, args.token);
+    session_->leave([this](Response&& r) {
+      if (r.status == 204) return finish(0);
+      say_error("leave failed: " + describe(r));
+      finish(1);
+    });
+  }
+
+  void listen(const Args& args) {
+    count_ = args.count;
+    session_->adopt(args.node, args.token, args.after);
+    printed_seq_ = args.after;
+    session_->set_poll_timeout_ms(args.timeout_ms);
+    session_->set_keep_raw(true);
+    uv_signal_start(&sigint_, &Command::on_signal, SIGINT);
+    uv_signal_start(&sigterm_, &Command::on_signal, SIGTERM);
+    session_->start_polling();
+  }
+
+  // ---- SessionObserver ----
+
+  void on_joined(NodeSession&, const Json& answer) override {
+    print_line(answer.dump());
+    finish(0);
+  }
+
+  void on_join_failed(NodeSession&, const Response& response) override {
+    say_error("join failed: " + describe(response));
+    finish(1);
+  }
+
+  void on_event(NodeSession&, const Event& event) override {
+    if (done_ || acknowledging_) return;
+    print_line(event.raw.empty() ? event.json.dump() : std::string(event.raw));
+    printed_seq_ = event.seq;
+    poll_failures_ = 0;
+    if (count_ != 0 && ++printed_ == count_) acknowledge_and_exit();
+  }
+
+  void on_poll_stopped(NodeSession& session, PollStop why, const Response& response) override {
+    if (done_ || acknowledging_) return;
+    switch (why) {
+      case PollStop::Superseded:
+        say_error("another listener now polls node " + session.node() + "; stopping");
+        return finish(1);
+      case PollStop::Gone:
+        say_error("node " + session.node() + " is gone: " + describe(response));
+        return finish(1);
+      case PollStop::Refused:
+        say_error("poll refused: " + describe(response));
+        return finish(1);
+      case PollStop::Failed:
+        if (++poll_failures_ >= kMaxPollFailures) {
+          say_error("poll failed " + std::to_string(poll_failures_) + " times in a row: " + describe(response));
+          return finish(1);
+        }
+        say_error("poll failed: " + describe(response) + "; retrying in 1 s");
+        uv_timer_start(&retry_, &Command::on_retry, kRetryDelayMs, 0);
+        return;
+    }
+  }
+
+ private:
+  void arm_guard(const char* what) {
+    what_ = what;
+    uv_timer_start(&guard_, &Command::on_guard, kAnswerGuardMs, 0);
+  }
+
+  // Acknowledges exactly what was printed (a poll of timeout 0 whose answer is
+  // not printed; it supersedes the held poll), then exits 0.
+  void acknowledge_and_exit() {
+    if (acknowledging_ || done_) return;
+    acknowledging_ = true;
+    session_->stop_polling();
+    what_ = "final acknowledgement";
+    uv_timer_start(&guard_, &Command::on_guard, kFinalAckGuardMs, 0);
+    master_->send(Request{"GET", events_target(session_->node(), printed_seq_, 0), session_->token(), {}},
+                  [this](Response&&) { finish(0); });
+  }
+
+  static void on_signal(uv_signal_t* handle, int) {
+    guarded("sprites-cli: signal", [&] {
+      auto* c = static_cast<Command*>(handle->data);
+      if (c->acknowledging_) return c->finish(0);  // a second signal: do not wait
+      c->acknowledge_and_exit();
+    });
+  }
+
+  static void on_retry(uv_timer_t* timer) {
+    guarded("sprites-cli: retry", [&] {
+      auto* c = static_cast<Command*>(timer->data);
+      if (!c->done_) c->session_->start_polling();
+    });
+  }
+
+  static void on_guard(uv_timer_t* timer) {
+    guarded("sprites-cli: guard", [&] {
+      auto* c = static_cast<Command*>(timer->data);
+      if (c->acknowledging_) return c->finish(0);
+      say_error(std::string("no answer to the ") + c->what_ + " within " + std::to_string(kAnswerGuardMs / 1000) + " s");
+      c->finish(1);
+    });
+  }
+
+  void finish(int code) {
+    if (done_) return;
+    done_ = true;
+    exit_code_ = code;
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&guard_), reinterpret_cast<uv_handle_t*>(&retry_),
+                           reinterpret_cast<uv_handle_t*>(&sigint_), reinterpret_cast<uv_handle_t*>(&sigterm_)}) {
+      uv_close(h, nullptr);
+    }
+    // The session stays (it may be on the stack); its transports go, which
+    // drops their queued handlers and closes the sockets.
+    session_->stop_polling();
+    master_.reset();
+    worker_.reset();
+  }
+
+  HttpClient::Ptr master_;
+  HttpClient::Ptr worker_;
+  std::unique_ptr<NodeSession> session_;
+  uv_timer_t guard_{};
+  uv_timer_t retry_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  const char* what_ = "request";
+  uint64_t count_ = 0;
+  uint64_t printed_ = 0;
+  uint64_t printed_seq_ = 0;
+  int poll_failures_ = 0;
+  int exit_code_ = 1;
+  bool acknowledging_ = false;
+  bool done_ = false;
+};
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path == "-" ? "/dev/stdin" : path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string trim(std::string text) {
+  size_t end = text.find_last_not_of(" \t\r\n");
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return {};
+  return text.substr(begin, end - begin + 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sprites-cli: join, listen, throw and leave as one node of a sprites relay", "sprites-cli"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Args args;
+  app.add_option("--master", args.master, "master address host:port")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--worker", args.worker, "worker address host:port")->envname("SPRITES_WORKER")->capture_default_str();
+
+  CLI::App* join = app.add_subcommand("join", "join a group; prints the 201 answer (node, token, neighbours) as one JSON line");
+  join->add_option("--group", args.group, "group to join (default: the default group \"\")");
+  join->add_option("--name", args.name, "name shown to the neighbours");
+
+  auto identity = [&args](CLI::App* sub) {
+    sub->add_option("--node", args.node, "node id (env SPRITES_NODE)")->envname("SPRITES_NODE")->required();
+    sub->add_option("--token", args.token, "the node's token (env SPRITES_TOKEN)")->envname("SPRITES_TOKEN")->required();
+  };
+  CLI::App* listen = app.add_subcommand("listen", "hold the long-poll; prints each event as one JSON line as it arrives");
+  identity(listen);
+  listen->add_option("--after", args.after, "first cursor: events up to this seq count as acknowledged");
+  listen->add_option("--timeout-ms", args.timeout_ms, "timeout_ms of each poll (default: the server's)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3600000}));
+  listen->add_option("--count", args.count, "exit after printing this many events (0: never)");
+
+  CLI::App* throw_cmd = app.add_subcommand("throw", "throw a sprite off an edge; prints the 202 answer");
+  identity(throw_cmd);
+  throw_cmd->add_option("--direction", args.direction, "left, right, up or down")->required();
+  auto* sprite = throw_cmd->add_option("--sprite", args.sprite, "the sprite, a JSON object");
+  auto* sprite_file = throw_cmd->add_option("--sprite-file", args.sprite_file, "file holding the sprite (- for stdin)");
+  sprite->excludes(sprite_file);
+  sprite_file->excludes(sprite);
+  throw_cmd->add_option("--id", args.id, "the sprite's id (up to 64 characters)");
+
+  CLI::App* leave = app.add_subcommand("leave", "leave the grid");
+  identity(leave);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  std::string error;
+  std::optional<Endpoint> master = parse_endpoint(args.master, &error);
+  if (!master) {
+    say_error("--master: " + error);
+    return 2;
+  }
+  std::optional<Endpoint> worker = parse_endpoint(args.worker, &error);
+  if (!worker) {
+    say_error("--worker: " + error);
+    return 2;
+  }
+
+  std::optional<Direction> direction;
+  std::string sprite_text;
+  if (throw_cmd->parsed()) {
+    direction = parse_direction(args.direction);
+    if (!direction) {
+      say_error("--direction must be left, right, up or down, not '" + args.direction + "'");
+      return 2;
+    }
+    if (args.sprite) {
+      sprite_text = trim(*args.sprite);
+    } else if (args.sprite_file) {
+      std::optional<std::string> text = read_file(*args.sprite_file);
+      if (!text) {
+        say_error("cannot read --sprite-file " + *args.sprite_file);
+        return 2;
+      }
+      sprite_text = trim(std::move(*text));
+    } else {
+      say_error("throw needs --sprite JSON or --sprite-file FILE");
+      return 2;
+    }
+    std::optional<Json> parsed = parse_json(sprite_text);
+    if (!parsed || !parsed->is_object()) {
+      say_error("the sprite must be a JSON object, e.g. --sprite '{\"kind\":\"cat\"}'");
+      return 2;
+    }
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);
+  uv_loop_t* loop = uv_default_loop();
+  int code = 1;
+  {
+    Command command(loop, *master, *worker);
+    if (join->parsed()) command.join(args);
+    else if (listen->parsed()) command.listen(args);
+    else if (throw_cmd->parsed()) command.throw_sprite(args, *direction, sprite_text);
+    else command.leave(args);
+    uv_run(loop, UV_RUN_DEFAULT);
+    code = command.exit_code();
+  }
+  uv_run(loop, UV_RUN_DEFAULT);  // close callbacks of anything released last
+  uv_loop_close(loop);
+  return code;
+}

@@ -1,0 +1,344 @@
+// See http_client.h. A read is parsed at once; responses it completes are
+// collected in `completed_` and handed to their handlers only after
+// llhttp_execute returned, so a handler may queue the next request or drop the
+// client without the parser being on the stack.
+#include "client/http_client.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "client/callback_guard.h"
+#include "common/log.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+namespace sprites::client {
+namespace {
+
+// Every read of every connection lands here and is parsed before the next one
+// (one loop, one thread per process).
+constexpr size_t kReadBufferBytes = 64 * 1024;
+char g_read_buffer[kReadBufferBytes];
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string bytes;
+};
+
+HttpClient* self(llhttp_t* parser) { return static_cast<HttpClient*>(parser->data); }
+
+std::string serialise(const Request& request, const std::string& host) {
+  std::string out;
+  out.reserve(request.target.size() + request.body.size() + request.token.size() + 128);
+  out.append(request.method).append(" ").append(request.target).append(" HTTP/1.1\r\nHost: ");
+  out.append(host).append("\r\n");
+  if (!request.token.empty()) out.append("Authorization: Bearer ").append(request.token).append("\r\n");
+  if (!request.body.empty() || request.method == "POST") {
+    if (!request.body.empty()) out.append("Content-Type: application/json\r\n");
+    out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
+  }
+  out.append("\r\n").append(request.body);
+  return out;
+}
+
+}  // namespace
+
+const llhttp_settings_t* HttpClient::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_message_begin = &HttpClient::on_message_begin;
+    v.on_body = &HttpClient::on_body;
+    v.on_message_complete = &HttpClient::on_message_complete;
+    return v;
+  }();
+  return &s;
+}
+
+HttpClient::Ptr HttpClient::create(uv_loop_t* loop, HttpClientOptions options) {
+  return Ptr(new HttpClient(loop, std::move(options)));
+}
+
+HttpClient::HttpClient(uv_loop_t* loop, HttpClientOptions options) : loop_(loop), options_(std::move(options)) {
+  if (options_.max_in_flight == 0) options_.max_in_flight = 1;
+}
+
+HttpClient::~HttpClient() = default;
+
+void HttpClient::release() {
+  released_ = true;
+  queue_.clear();  // handlers are dropped, never called
+  written_ = 0;
+  if (handle_open_) {
+    if (state_ != State::Closing) begin_close("released");
+    return;  // freed in on_closed
+  }
+  if (in_callback_ == 0) delete this;  // else finish_callback frees it
+}
+
+void HttpClient::send(Request request, ResponseHandler on_response) {
+  if (released_) return;
+  queue_.push_back(Pending{serialise(request, options_.server.text), std::move(on_response)});
+  flush();
+}
+
+// ---- connecting -------------------------------------------------------------
+
+int HttpClient::open_socket() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (options_.source) {
+    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    sockaddr_in source = *options_.source;
+    source.sin_port = 0;
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&source), sizeof source) != 0) {
+      int err = -errno;
+      ::close(fd);
+      return err;
+    }
+  }
+  int rc = uv_tcp_open(&tcp_, fd);
+  if (rc != 0) ::close(fd);
+  return rc;
+}
+
+void HttpClient::connect() {
+  uv_tcp_init(loop_, &tcp_);
+  tcp_.data = this;
+  handle_open_ = true;
+  ever_connected_ = false;
+  ++connects_;
+  llhttp_init(&parser_, HTTP_RESPONSE, settings());
+  parser_.data = this;
+  int rc = open_socket();
+  if (rc == 0) {
+    uv_tcp_nodelay(&tcp_, 1);
+    auto* req = new uv_connect_t;
+    rc = uv_tcp_connect(req, &tcp_, reinterpret_cast<const sockaddr*>(&options_.server.address),
+                        &HttpClient::on_connect);
+    if (rc != 0) delete req;
+  }
+  if (rc != 0) {
+    // Failed before anything was in flight: the close callback (next loop
+    // turn) fails the queue, so send() never calls a handler itself.
+    begin_close("connect to " + options_.server.text + ": " + uv_strerror(rc));
+    return;
+  }
+  state_ = State::Connecting;
+}
+
+void HttpClient::on_connect(uv_connect_t* req, int status) {
+  auto* c = static_cast<HttpClient*>(req->handle->data);
+  delete req;
+  if (status == UV_ECANCELED || c->state_ == State::Closing) return;
+  guarded("http client: connect", [&] { c->connected(status); });
+}
+
+void HttpClient::connected(int status) {
+  if (status != 0) {
+    begin_close("connect to " + options_.server.text + ": " + uv_strerror(status));
+    return;
+  }
+  state_ = State::Open;
+  ever_connected_ = true;
+  int rc = uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&tcp_),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buffer, kReadBufferBytes); },
+      &HttpClient::on_read);
+  if (rc != 0) {
+    begin_close(std::string("read from ") + options_.server.text + ": " + uv_strerror(rc));
+    return;
+  }
+  flush();
+}
+
+void HttpClient::flush() {
+  if (released_) return;
+  if (state_ == State::Idle) {
+    if (!queue_.empty()) connect();
+    return;
+  }
+  if (state_ != State::Open) return;
+  while (written_ < queue_.size() && written_ < options_.max_in_flight) {
+    auto* w = new WriteRequest;
+    w->bytes = std::move(queue_[written_].bytes);
+    queue_[written_].bytes = std::string();
+    ++written_;
+    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    w->req.data = this;
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &HttpClient::on_write);
+    if (rc != 0) {
+      delete w;
+      begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(rc));
+      return;
+    }
+  }
+}
+
+void HttpClient::on_write(uv_write_t* req, int status) {
+  auto* w = reinterpret_cast<WriteRequest*>(req);
+  auto* c = static_cast<HttpClient*>(req->data);
+  delete w;
+  if (status == 0 || status == UV_ECANCELED) return;
+  if (c->state_ == State::Open || c->state_ == State::Connecting) {
+    guarded("http client: write", [&] {
+      c->begin_close(std::string("write to ") + c->options_.server.text + ": " + uv_strerror(status));
+    });
+  }
+}
+
+// ---- reading ----------------------------------------------------------------
+
+int HttpClient::on_message_begin(llhttp_t* parser) {
+  self(parser)->body_.clear();
+  return 0;
+}
+
+// The llhttp callbacks allocate: an exception must not cross llhttp (C) either.
+int HttpClient::on_body(llhttp_t* parser, const char* at, size_t length) {
+  HttpClient* c = self(parser);
+  if (c->body_.size() + length > c->options_.max_response_bytes) return -1;
+  int rc = -1;
+  guarded("http client: body", [&] {
+    c->body_.append(at, length);
+    rc = 0;
+  });
+  return rc;
+}
+
+int HttpClient::on_message_complete(llhttp_t* parser) {
+  HttpClient* c = self(parser);
+  int status = llhttp_get_status_code(parser);
+  if (status >= 100 && status < 200) return 0;  // interim (100 Continue): the final answer follows
+  int rc = -1;
+  guarded("http client: response", [&] {
+    c->completed_.push_back(Completed{status, std::move(c->body_), llhttp_should_keep_alive(parser) != 0});
+    c->body_ = std::string();
+    rc = 0;
+  });
+  return rc;
+}
+
+void HttpClient::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* c = static_cast<HttpClient*>(stream->data);
+  if (c->state_ != State::Open) return;
+  if (nread == 0) return;
+  ++c->in_callback_;
+  guarded("http client: read", [&] { c->received(nread, buf); });
+  c->finish_callback();
+}
+
+void HttpClient::received(ssize_t nread, const uv_buf_t* buf) {
+  std::string problem;
+  if (nread > 0) {
+    llhttp_errno_t err = llhttp_execute(&parser_, buf->base, static_cast<size_t>(nread));
+    if (err != HPE_OK) {
+      const char* reason = llhttp_get_error_reason(&parser_);
+      problem = std::string("bad HTTP from ") + options_.server.text + ": " + (reason ? reason : "parse error");
+    }
+  } else if (nread == UV_EOF) {
+    // A response framed by the end of the connection completes here.
+    llhttp_finish(&parser_);
+    problem = "connection closed by " + options_.server.text;
+  } else {
+    problem = std::string("read from ") + options_.server.text + ": " + uv_strerror(static_cast<int>(nread));
+  }
+  deliver();
+  if (!problem.empty() && state_ == State::Open) begin_close(problem);
+}
+
+void HttpClient::deliver() {
+  size_t i = 0;
+  bool keep_alive = true;
+  for (; i < completed_.size(); ++i) {
+    if (released_ || state_ != State::Open) break;
+    if (written_ == 0) {
+      begin_close("unexpected response from " + options_.server.text);
+      break;
+    }
+    Pending done = std::move(queue_.front());
+    queue_.erase(queue_.begin());
+    --written_;
+    keep_alive = completed_[i].keep_alive;
+    Response response;
+    response.status = completed_[i].status;
+    response.body = std::move(completed_[i].body);
+    invoke(done.handler, std::move(response));
+    if (!keep_alive) break;
+  }
+  completed_.clear();
+  if (released_ || state_ != State::Open) return;
+  // The server closes after a `Connection: close` answer: whatever was written
+  // after it is lost, whatever was not is sent on the next connection.
+  if (!keep_alive) {
+    begin_close("the server closed the connection (Connection: close)");
+    return;
+  }
+  flush();
+}
+
+void HttpClient::invoke(ResponseHandler& handler, Response&& response) {
+  if (handler) guarded("http client: a response handler", [&] { handler(std::move(response)); });
+}
+
+void HttpClient::finish_callback() {
+  --in_callback_;
+  if (in_callback_ == 0 && released_ && !handle_open_) delete this;
+}
+
+// ---- closing ----------------------------------------------------------------
+
+void HttpClient::begin_close(std::string reason) {
+  if (state_ == State::Closing || !handle_open_) return;
+  state_ = State::Closing;
+  close_reason_ = std::move(reason);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpClient::on_closed);
+}
+
+void HttpClient::fail(std::vector<Pending>& failed, const std::string& reason) {
+  for (Pending& p : failed) {
+    if (released_) return;
+    Response response;
+    response.failure = reason;
+    invoke(p.handler, std::move(response));
+  }
+}
+
+void HttpClient::on_closed(uv_handle_t* handle) {
+  auto* c = static_cast<HttpClient*>(handle->data);
+  c->handle_open_ = false;
+  c->state_ = State::Idle;
+  if (c->released_) {
+    if (c->in_callback_ == 0) delete c;
+    return;
+  }
+  ++c->in_callback_;
+  guarded("http client: close", [c] { c->closed(); });
+  c->finish_callback();
+}
+
+void HttpClient::closed() {
+  // Requests on the wire got no answer. If the socket never connected, every
+  // queued request fails (reconnecting at once would spin on a dead server).
+  std::vector<Pending> failed;
+  size_t count = ever_connected_ ? written_ : queue_.size();
+  failed.reserve(count);
+  for (size_t i = 0; i < count; ++i) failed.push_back(std::move(queue_[i]));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  written_ = 0;
+  std::string reason = std::move(close_reason_);
+  close_reason_.clear();
+  body_ = std::string();
+  fail(failed, reason.empty() ? "connection closed" : reason);
+  if (!released_) flush();  // unwritten requests go on a new connection
+}
+
+}  // namespace sprites::client

@@ -1,0 +1,154 @@
+// See node_session.h.
+#include "client/node_session.h"
+
+#include <algorithm>
+
+namespace sprites::client {
+
+std::string_view poll_stop_name(PollStop why) {
+  switch (why) {
+    case PollStop::Superseded: return "superseded";
+    case PollStop::Gone: return "gone";
+    case PollStop::Refused: return "refused";
+    case PollStop::Failed: return "failed";
+  }
+  return "failed";
+}
+
+NodeSession::NodeSession(Transport& master, Transport& worker, SessionObserver& observer, uint32_t tag)
+    : master_(master), worker_(worker), observer_(observer), tag_(tag) {}
+
+void NodeSession::join(const std::optional<std::string>& group, const std::optional<std::string>& name,
+                       bool then_poll) {
+  if (state_ != State::New) return;
+  state_ = State::Joining;
+  poll_after_join_ = then_poll;
+  master_.send(Request{"POST", "/v1/nodes", {}, join_body(group, name)},
+               [this](Response&& response) { on_join_answer(std::move(response)); });
+}
+
+void NodeSession::on_join_answer(Response&& response) {
+  if (state_ != State::Joining) return;
+  std::optional<Json> body;
+  if (response.status == 201) body = parse_json(response.body);
+  std::string node, token;
+  if (!body || !read_string(*body, "node", node) || !read_string(*body, "token", token) || node.empty()) {
+    state_ = State::New;
+    if (response.status == 201) {
+      response.status = 0;
+      response.failure = "a 201 without node and token: " + response.body.substr(0, 200);
+    }
+    observer_.on_join_failed(*this, response);
+    return;
+  }
+  node_ = std::move(node);
+  token_ = std::move(token);
+  read_uint(*body, "cursor", cursor_);
+  last_seq_ = cursor_;
+  if (auto it = body->find("position"); it != body->end()) read_position(*it, position_);
+  if (auto it = body->find("neighbors"); it != body->end()) read_neighbours(*it, neighbours_);
+  state_ = State::Joined;
+  if (poll_after_join_) polling_ = true;
+  observer_.on_joined(*this, *body);
+  if (polling_ && state_ == State::Joined) poll();
+}
+
+void NodeSession::adopt(std::string node, std::string token, uint64_t after) {
+  node_ = std::move(node);
+  token_ = std::move(token);
+  cursor_ = after;
+  last_seq_ = after;
+  state_ = State::Joined;
+}
+
+void NodeSession::start_polling() {
+  if (state_ != State::Joined) return;
+  polling_ = true;
+  if (!poll_outstanding_) poll();
+}
+
+void NodeSession::poll() {
+  poll_outstanding_ = true;
+  master_.send(Request{"GET", events_target(node_, cursor_, poll_timeout_ms_), token_, {}},
+               [this](Response&& response) { on_poll_answer(std::move(response)); });
+}
+
+void NodeSession::stop(PollStop why, const Response& response) {
+  polling_ = false;
+  if (why == PollStop::Gone) state_ = State::Gone;
+  observer_.on_poll_stopped(*this, why, response);
+}
+
+void NodeSession::on_poll_answer(Response&& response) {
+  poll_outstanding_ = false;
+  if (state_ == State::Leaving || state_ == State::Left) return;  // the leave ended it
+  if (response.status == 404) return stop(PollStop::Gone, response);
+  if (response.status != 200) {
+    bool refused = response.status >= 400 && response.status < 500;
+    return stop(refused ? PollStop::Refused : PollStop::Failed, response);
+  }
+  std::optional<Json> parsed = parse_json(response.body);
+  uint64_t answer_cursor = 0;
+  const Json* events = nullptr;
+  if (parsed && read_uint(*parsed, "cursor", answer_cursor)) {
+    auto it = parsed->find("events");
+    if (it != parsed->end() && it->is_array()) events = &*it;
+  }
+  if (events == nullptr) {
+    Response odd = std::move(response);
+    odd.failure = "a poll answer that is not {cursor, events}: " + odd.body.substr(0, 200);
+    odd.status = 0;
+    return stop(PollStop::Failed, odd);
+  }
+  const Json& body = *parsed;
+  std::vector<std::string_view> raw;
+  if (keep_raw_) {
+    raw = raw_array_elements(response.body, "events");
+    if (raw.size() != events->size()) raw.clear();  // cannot happen for valid JSON; then no raw bytes
+  }
+  for (size_t i = 0; i < events->size(); ++i) {
+    const Json& event = (*events)[i];
+    uint64_t seq = 0;
+    if (!read_uint(event, "seq", seq)) continue;  // not an event: nothing to acknowledge it by
+    if (seq <= last_seq_) {
+      ++duplicates_dropped_;
+      continue;
+    }
+    last_seq_ = seq;
+    std::string type_name;
+    read_string(event, "type", type_name);
+    EventType type = event_type(type_name);
+    if (type == EventType::Neighbors) {
+      if (auto it = event.find("neighbors"); it != event.end()) read_neighbours(*it, neighbours_);
+      if (auto it = event.find("position"); it != event.end()) read_position(*it, position_);
+    }
+    observer_.on_event(*this, Event{seq, type, event, raw.empty() ? std::string_view() : raw[i]});
+    if (state_ != State::Joined) return;  // the observer left or the node went away
+  }
+  // The cursor only moves forward: an answer never un-acknowledges.
+  cursor_ = std::max(cursor_, answer_cursor);
+  auto superseded = body.find("superseded");
+  if (superseded != body.end() && superseded->is_boolean() && superseded->get<bool>()) {
+    return stop(PollStop::Superseded, response);
+  }
+  if (polling_ && !poll_outstanding_) poll();
+}
+
+void NodeSession::throw_sprite(Direction direction, std::string_view sprite_json, std::optional<std::string_view> id,
+                               ResponseHandler done) {
+  worker_.send(Request{"POST", sprites_target(node_), token_, throw_body(direction, sprite_json, id)},
+               std::move(done));
+}
+
+void NodeSession::leave(ResponseHandler done) {
+  polling_ = false;
+  state_ = State::Leaving;
+  master_.send(Request{"DELETE", node_target(node_), token_, {}},
+               [this, done = std::move(done)](Response&& response) {
+                 if (response.status == 204 || response.status == 404) state_ = State::Left;
+                 else if (state_ == State::Leaving) state_ = State::Joined;
+                 if (done) done(std::move(response));
+               });
+}
+
+}  // namespace sprites::client

@@ -1,0 +1,225 @@
+// See protocol.h.
+#include "client/protocol.h"
+
+#include "common/http_response.h"
+
+namespace sprites::client {
+
+EventType event_type(std::string_view name) {
+  if (name == "sprite") return EventType::Sprite;
+  if (name == "neighbors") return EventType::Neighbors;
+  if (name == "returned") return EventType::Returned;
+  return EventType::Unknown;
+}
+
+std::string join_body(const std::optional<std::string>& group, const std::optional<std::string>& name) {
+  std::string out = "{";
+  if (group) {
+    out.append("\"group\":");
+    http::append_json_string(out, *group);
+  }
+  if (name) {
+    if (group) out.push_back(',');
+    out.append("\"name\":");
+    http::append_json_string(out, *name);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string throw_body(Direction direction, std::string_view sprite_json, std::optional<std::string_view> id) {
+  std::string out;
+  out.reserve(sprite_json.size() + 64);
+  out.append("{\"direction\":\"").append(direction_name(direction)).append("\",\"sprite\":");
+  out.append(sprite_json);
+  if (id) {
+    out.append(",\"id\":");
+    http::append_json_string(out, *id);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string node_target(std::string_view node) { return "/v1/nodes/" + std::string(node); }
+
+std::string sprites_target(std::string_view node) { return node_target(node) + "/sprites"; }
+
+std::string events_target(std::string_view node, uint64_t after, std::optional<uint64_t> timeout_ms) {
+  std::string out = node_target(node);
+  out.append("/events?after=").append(std::to_string(after));
+  if (timeout_ms) out.append("&timeout_ms=").append(std::to_string(*timeout_ms));
+  return out;
+}
+
+std::optional<Json> parse_json(std::string_view body) {
+  Json value = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (value.is_discarded()) return std::nullopt;
+  return value;
+}
+
+bool read_string(const Json& object, std::string_view key, std::string& out) {
+  if (!object.is_object()) return false;
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return false;
+  out = it->get_ref<const std::string&>();
+  return true;
+}
+
+bool read_uint(const Json& object, std::string_view key, uint64_t& out) {
+  if (!object.is_object()) return false;
+  auto it = object.find(key);
+  if (it == object.end()) return false;
+  if (it->is_number_unsigned()) {
+    out = it->get<uint64_t>();
+    return true;
+  }
+  if (it->is_number_integer() && it->get<int64_t>() >= 0) {
+    out = static_cast<uint64_t>(it->get<int64_t>());
+    return true;
+  }
+  return false;
+}
+
+bool read_node_ref(const Json& value, NodeRef& out) {
+  NodeRef ref;
+  if (!read_string(value, "node", ref.node)) return false;
+  read_string(value, "name", ref.name);  // a name may be empty; absent is tolerated
+  out = std::move(ref);
+  return true;
+}
+
+bool read_position(const Json& value, Position& out) {
+  Position p;
+  if (!read_uint(value, "row", p.row) || !read_uint(value, "col", p.col)) return false;
+  out = p;
+  return true;
+}
+
+bool read_neighbours(const Json& value, Neighbours& out) {
+  if (!value.is_object()) return false;
+  Neighbours n;
+  for (Direction d : kAllDirections) {
+    auto it = value.find(direction_name(d));
+    if (it == value.end() || !read_node_ref(*it, n[d])) return false;
+  }
+  out = std::move(n);
+  return true;
+}
+
+namespace {
+
+// A cursor over JSON text known to be valid: only skipping, no checking.
+struct RawScanner {
+  std::string_view text;
+  size_t pos = 0;
+
+  bool done() const { return pos >= text.size(); }
+  void skip_space() {
+    while (!done() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) ++pos;
+  }
+  // At a '"': returns the raw content between the quotes and moves past them.
+  std::string_view string() {
+    size_t begin = ++pos;
+    while (!done() && text[pos] != '"') pos += text[pos] == '\\' ? 2 : 1;
+    std::string_view out = text.substr(begin, std::min(pos, text.size()) - begin);
+    ++pos;
+    return out;
+  }
+  void value() {
+    if (done()) return;
+    char c = text[pos];
+    if (c == '"') {
+      string();
+      return;
+    }
+    if (c == '{' || c == '[') {
+      int depth = 0;
+      while (!done()) {
+        char d = text[pos];
+        if (d == '"') {
+          string();
+          continue;
+        }
+        ++pos;
+        if (d == '{' || d == '[') ++depth;
+        else if ((d == '}' || d == ']') && --depth == 0) return;
+      }
+      return;
+    }
+    while (!done() && text[pos] != ',' && text[pos] != '}' && text[pos] != ']' && text[pos] != ' ' &&
+           text[pos] != '\t' && text[pos] != '\n' && text[pos] != '\r') {
+      ++pos;
+    }
+  }
+};
+
+}  // namespace
+
+std::vector<std::string_view> raw_array_elements(std::string_view object_text, std::string_view key) {
+  std::vector<std::string_view> out;
+  RawScanner s{object_text};
+  s.skip_space();
+  if (s.done() || object_text[s.pos] != '{') return out;
+  ++s.pos;
+  for (;;) {
+    s.skip_space();
+    if (s.done() || object_text[s.pos] != '"') return out;
+    std::string_view name = s.string();
+    s.skip_space();
+    if (s.done() || object_text[s.pos] != ':') return out;
+    ++s.pos;
+    s.skip_space();
+    if (name == key) {
+      if (s.done() || object_text[s.pos] != '[') return out;
+      ++s.pos;
+      for (;;) {
+        s.skip_space();
+        if (s.done() || object_text[s.pos] == ']') return out;
+        size_t begin = s.pos;
+        s.value();
+        out.push_back(object_text.substr(begin, s.pos - begin));
+        s.skip_space();
+        if (s.done() || object_text[s.pos] != ',') return out;
+        ++s.pos;
+      }
+    }
+    s.value();
+    s.skip_space();
+    if (s.done() || object_text[s.pos] != ',') return out;
+    ++s.pos;
+  }
+}
+
+std::string error_code(const Response& response) {
+  if (!response.answered() || response.body.empty() || response.body.front() != '{') return {};
+  std::optional<Json> body = parse_json(response.body);
+  std::string code;
+  if (body) read_string(*body, "error", code);
+  return code;
+}
+
+std::string outcome(const Response& response) {
+  if (!response.answered()) return "no answer";
+  std::string out = std::to_string(response.status);
+  if (response.status >= 400) {
+    std::string code = error_code(response);
+    if (!code.empty()) out.append(" ").append(code);
+  }
+  return out;
+}
+
+std::string describe(const Response& response) {
+  if (!response.answered()) return response.failure.empty() ? "no answer" : response.failure;
+  std::string out = std::to_string(response.status);
+  std::optional<Json> body = response.body.empty() ? std::nullopt : parse_json(response.body);
+  std::string code, message;
+  if (body && read_string(*body, "error", code)) {
+    out.append(" ").append(code);
+    if (read_string(*body, "message", message)) out.append(": ").append(message);
+  } else if (!response.body.empty()) {
+    out.append(" ").append(response.body.substr(0, 200));
+  }
+  return out;
+}
+
+}  // namespace sprites::client

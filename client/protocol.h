@@ -1,0 +1,96 @@
+// The client side of PROTOCOL.md's wire shapes: request targets and bodies a
+// client sends, and the pieces of answers it reads (node references,
+// positions, neighbour sets, events, errors).
+//
+// Answers are read with nlohmann's ordered_json: it keeps members in the order
+// the relay sent them, so a tool that prints an event (sprites-cli listen)
+// shows it as it came, and lookups over the handful of members of an event are
+// as quick as a map's. Every reader here returns false on a shape it does not
+// know instead of throwing: answers come from the network.
+//
+// Left out: anything a server needs (validation of ids and names beyond what a
+// client must check before sending).
+//
+// Dropped alternative: a typed struct for every answer, filled by nlohmann's
+// from_json. Events are handed on (printed, measured) more than they are
+// read, and the few members the client acts on are read where they are used.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/transport.h"
+#include "common/direction.h"
+
+namespace sprites::client {
+
+using Json = nlohmann::ordered_json;
+
+struct NodeRef {
+  std::string node;
+  std::string name;
+};
+
+struct Position {
+  uint64_t row = 0;
+  uint64_t col = 0;
+};
+
+// A node's four neighbours, indexed by Direction.
+struct Neighbours {
+  std::array<NodeRef, 4> by_direction;
+  NodeRef& operator[](Direction d) { return by_direction[static_cast<size_t>(d)]; }
+  const NodeRef& operator[](Direction d) const { return by_direction[static_cast<size_t>(d)]; }
+};
+
+enum class EventType : uint8_t { Sprite, Neighbors, Returned, Unknown };
+
+EventType event_type(std::string_view name);
+
+// ---- requests ---------------------------------------------------------------
+
+// {"group": ..., "name": ...}; a member is left out when not given.
+std::string join_body(const std::optional<std::string>& group, const std::optional<std::string>& name);
+// {"direction": ..., "sprite": <sprite_json spliced byte for byte>, "id": ...}.
+std::string throw_body(Direction direction, std::string_view sprite_json, std::optional<std::string_view> id);
+
+std::string node_target(std::string_view node);      // /v1/nodes/{id}
+std::string sprites_target(std::string_view node);   // /v1/nodes/{id}/sprites
+// /v1/nodes/{id}/events?after=C, plus &timeout_ms=T unless `timeout_ms` is unset.
+std::string events_target(std::string_view node, uint64_t after, std::optional<uint64_t> timeout_ms);
+
+// ---- answers ----------------------------------------------------------------
+
+// Parses a body; nullopt when it is not JSON.
+std::optional<Json> parse_json(std::string_view body);
+
+bool read_node_ref(const Json& value, NodeRef& out);
+bool read_position(const Json& value, Position& out);
+bool read_neighbours(const Json& value, Neighbours& out);
+// A non-negative integer member; false when absent or of another type.
+bool read_uint(const Json& object, std::string_view key, uint64_t& out);
+// A string member; false when absent or of another type.
+bool read_string(const Json& object, std::string_view key, std::string& out);
+
+// The byte spans of the elements of the array held by the top-level member
+// `key` of `object_text`, a JSON object already known to be valid (parsed
+// before). Lets a tool print events exactly as the relay sent them (numbers,
+// key order, escapes untouched) instead of re-serialised. Empty when the
+// member is absent or not an array.
+std::vector<std::string_view> raw_array_elements(std::string_view object_text, std::string_view key);
+
+// The `error` code of a JSON error body, "" when the body is not one.
+std::string error_code(const Response& response);
+// For counting answers by kind: "202", "429 rate_limited", "503 node_limit",
+// or "no answer" when there was none.
+std::string outcome(const Response& response);
+// For people: "429 rate_limited: <message>", or the failure reason.
+std::string describe(const Response& response);
+
+}  // namespace sprites::client

@@ -1,0 +1,52 @@
+// ChildPlan: everything one swarm child needs to know, sent by the parent as
+// the first line on the child's standard input.
+//
+// The parent decides (which nodes, which source address, what share of the
+// join rate and of the load), the child only carries it out; so a child never
+// parses the command line and the split of the work lives in one place
+// (swarm_options.cc, make_plans). The clock values the child needs later
+// (when throwing starts) come with the `go` message, once every child has
+// joined its nodes.
+//
+// Dropped alternative: re-executing the child with the parent's argv plus its
+// index. Every child would redo the split (and could disagree with the parent
+// after a change), and CLI11 refuses a flag given twice.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace sprites::swarm {
+
+enum class LoadMode : uint8_t { Interval, Rate, Closed };
+
+std::string_view load_mode_name(LoadMode mode);
+
+struct ChildPlan {
+  uint32_t index = 0;   // this child: 0..procs-1, also the sender part of sprite ids
+  uint32_t procs = 1;
+  std::string master;   // "127.0.0.1:8000"
+  std::string worker;
+  std::string source;   // the client side of every socket binds here ("" = do not bind)
+  uint64_t first_node = 0;  // global index of this child's first node
+  uint64_t nodes = 0;
+  uint32_t groups = 1;
+  std::string group_prefix;  // group of global node k: prefix + (k % groups)
+  double join_rate = 1000;   // joins per second in this child
+  LoadMode mode = LoadMode::Interval;
+  uint64_t interval_ms = 5000;  // Interval: each node throws once per interval
+  double rate = 0;              // Rate: throws per second in this child
+  uint32_t closed = 0;          // Closed: throws in flight in this child
+  uint64_t warmup_ms = 0;
+  uint64_t duration_ms = 10000;
+  uint64_t poll_timeout_ms = 0;  // 0: the server's default
+  uint64_t seed = 1;
+};
+
+nlohmann::json to_json(const ChildPlan& plan);
+std::optional<ChildPlan> plan_from_json(const nlohmann::json& value);
+
+}  // namespace sprites::swarm

@@ -1,0 +1,225 @@
+// See swarm_options.h.
+#include "client/swarm/swarm_options.h"
+
+#include <arpa/inet.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sstream>
+
+namespace sprites::swarm {
+namespace {
+
+int usage_error(const std::string& text) {
+  std::fprintf(stderr, "sprites-swarm: %s\n", text.c_str());
+  return 2;
+}
+
+uint64_t descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_max == RLIM_INFINITY) return 1u << 20;
+  return lim.rlim_max;
+}
+
+std::optional<std::vector<pid_t>> parse_pid_list(const std::string& text) {
+  std::vector<pid_t> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    long pid = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), pid);
+    if (ec != std::errc() || end != item.data() + item.size() || pid <= 0) return std::nullopt;
+    out.push_back(static_cast<pid_t>(pid));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_duration_ms(std::string_view text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || !(value >= 0) || !std::isfinite(value)) return std::nullopt;
+  std::string_view unit(end, static_cast<size_t>(text.data() + text.size() - end));
+  double ms = 0;
+  if (unit.empty() || unit == "s") ms = value * 1000;
+  else if (unit == "ms") ms = value;
+  else if (unit == "m" || unit == "min") ms = value * 60000;
+  else return std::nullopt;
+  if (ms > 1e12) return std::nullopt;
+  return static_cast<uint64_t>(std::llround(ms));
+}
+
+int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
+  CLI::App app{"sprites-swarm: a swarm of long-poll nodes that throw sprites at a sprites relay on this machine",
+               "sprites-swarm"};
+  std::string master = "127.0.0.1:8000", worker = "127.0.0.1:8001";
+  std::string interval, duration = "10s", warmup = "2s", drain = "10s", procs = "auto", source_base = "127.0.0.2";
+  std::string worker_pids;
+  std::optional<double> rate;
+  std::optional<uint32_t> closed;
+  long master_pid = 0;
+  std::optional<uint64_t> seed;
+
+  app.add_option("--master", master, "master address host:port (loopback)")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--worker", worker, "worker address host:port (loopback)")->envname("SPRITES_WORKER")->capture_default_str();
+  app.add_option("--nodes", out.nodes, "long-poll nodes to hold")->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))->capture_default_str();
+  app.add_option("--groups", out.groups, "groups the nodes are spread over")->check(CLI::Range(1u, 1000000u))->capture_default_str();
+  app.add_option("--join-rate", out.join_rate, "joins per second, all processes together")->check(CLI::Range(0.1, 1e7))->capture_default_str();
+  auto* interval_opt = app.add_option("--interval", interval, "each node throws once per interval, phases spread (default 5s)");
+  auto* rate_opt = app.add_option("--rate", rate, "open loop: throws per second in total")->check(CLI::Range(0.001, 1e8));
+  auto* closed_opt = app.add_option("--closed", closed, "closed loop: throws in flight in total")->check(CLI::Range(1u, 1000000u));
+  interval_opt->excludes(rate_opt)->excludes(closed_opt);
+  rate_opt->excludes(interval_opt)->excludes(closed_opt);
+  closed_opt->excludes(interval_opt)->excludes(rate_opt);
+  app.add_option("--duration", duration, "measured window (after the warmup)")->capture_default_str();
+  app.add_option("--warmup", warmup, "load before the measured window, left out of the figures")->capture_default_str();
+  app.add_option("--drain", drain, "longest wait for outstanding events after the window")->capture_default_str();
+  app.add_option("--procs", procs, "child processes: auto = ceil(nodes/8000), or a number")->capture_default_str();
+  app.add_option("--source-base", source_base, "first source address of the children's sockets (127.x.y.z), or none")->capture_default_str();
+  app.add_option("--poll-timeout-ms", out.poll_timeout_ms, "timeout_ms of each poll (0: the server's default)");
+  app.add_option("--group-prefix", out.group_prefix, "group names are prefix + number (default: unique per run)");
+  app.add_option("--seed", seed, "random seed (default: from the clock)");
+  app.add_option("--master-pid", master_pid, "pid of sprites-master (default: found in /proc by the master port)");
+  app.add_option("--worker-pids", worker_pids, "pids of the sprites-worker processes, comma-separated");
+  app.add_flag("--json", out.json, "print the report as JSON");
+  app.add_flag("--quiet", out.quiet, "no progress lines on standard error");
+  app.add_flag("--child", out.child, "internal: run as a child process (plan on standard input)")->group("");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (out.child) return -1;
+
+  std::string error;
+  auto m = client::parse_endpoint(master, &error);
+  if (!m) return usage_error("--master: " + error);
+  auto w = client::parse_endpoint(worker, &error);
+  if (!w) return usage_error("--worker: " + error);
+  if (!m->is_loopback() || !w->is_loopback()) {
+    return usage_error("--master and --worker must be loopback addresses (127.0.0.0/8): the swarm never targets another machine");
+  }
+  out.master = *m;
+  out.worker = *w;
+
+  if (rate) {
+    out.mode = LoadMode::Rate;
+    out.rate = *rate;
+  } else if (closed) {
+    out.mode = LoadMode::Closed;
+    out.closed = *closed;
+  } else {
+    out.mode = LoadMode::Interval;
+    if (!interval.empty()) {
+      auto ms = parse_duration_ms(interval);
+      if (!ms || *ms == 0) return usage_error("--interval: '" + interval + "' is not a positive duration (5s, 500ms)");
+      out.interval_ms = *ms;
+    }
+  }
+  auto d = parse_duration_ms(duration);
+  if (!d || *d == 0) return usage_error("--duration: '" + duration + "' is not a positive duration (10s, 1m)");
+  out.duration_ms = *d;
+  auto wu = parse_duration_ms(warmup);
+  if (!wu) return usage_error("--warmup: '" + warmup + "' is not a duration (2s, 0)");
+  out.warmup_ms = *wu;
+  auto dr = parse_duration_ms(drain);
+  if (!dr) return usage_error("--drain: '" + drain + "' is not a duration (10s)");
+  out.drain_ms = *dr;
+
+  if (out.groups > out.nodes) return usage_error("--groups cannot exceed --nodes");
+
+  uint64_t limit = descriptor_limit();
+  uint64_t per_proc_max = limit > kSpareDescriptors ? (limit - kSpareDescriptors) / kSocketsPerNode : 0;
+  if (procs == "auto") {
+    out.procs = static_cast<uint32_t>((out.nodes + kNodesPerProcAuto - 1) / kNodesPerProcAuto);
+  } else {
+    unsigned n = 0;
+    auto [end, ec] = std::from_chars(procs.data(), procs.data() + procs.size(), n);
+    if (ec != std::errc() || end != procs.data() + procs.size() || n == 0 || n > 250) {
+      return usage_error("--procs must be auto or 1..250");
+    }
+    out.procs = n;
+  }
+  if (out.procs > out.nodes) out.procs = static_cast<uint32_t>(out.nodes);
+  uint64_t per_proc = (out.nodes + out.procs - 1) / out.procs;
+  if (per_proc > per_proc_max) {
+    return usage_error(std::to_string(per_proc) + " nodes per process need " + std::to_string(per_proc * kSocketsPerNode) +
+                       " sockets, over this process's file limit of " + std::to_string(limit) +
+                       ": raise --procs to at least " + std::to_string((out.nodes + per_proc_max - 1) / std::max<uint64_t>(per_proc_max, 1)));
+  }
+  if (out.procs > 250) return usage_error("more than 250 processes: lower --nodes");
+
+  if (source_base == "none" || source_base.empty()) {
+    out.source_base.reset();
+  } else {
+    auto base = client::parse_ipv4(source_base);
+    if (!base) return usage_error("--source-base: '" + source_base + "' is not an IPv4 address");
+    uint32_t first = ntohl(base->sin_addr.s_addr);
+    uint32_t last = first + out.procs - 1;
+    if ((first >> 24) != 127 || (last >> 24) != 127) {
+      return usage_error("--source-base: every child's source address must stay in 127.0.0.0/8");
+    }
+    out.source_base = base;
+  }
+
+  if (!worker_pids.empty()) {
+    auto pids = parse_pid_list(worker_pids);
+    if (!pids) return usage_error("--worker-pids: a comma-separated list of pids, e.g. 123,124");
+    out.worker_pids = *pids;
+  }
+  if (master_pid < 0) return usage_error("--master-pid must be a pid");
+  out.master_pid = static_cast<pid_t>(master_pid);
+
+  out.seed = seed ? *seed : static_cast<uint64_t>(std::random_device{}()) << 32 ^ static_cast<uint64_t>(::getpid());
+  if (out.group_prefix.empty()) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "swarm-%ld-%04x-", static_cast<long>(::getpid()),
+                  static_cast<unsigned>(out.seed & 0xffff));
+    out.group_prefix = buf;
+  }
+  return -1;
+}
+
+std::vector<ChildPlan> make_plans(const SwarmOptions& o) {
+  std::vector<ChildPlan> plans;
+  uint64_t first = 0;
+  for (uint32_t i = 0; i < o.procs; ++i) {
+    ChildPlan p;
+    p.index = i;
+    p.procs = o.procs;
+    p.master = o.master.text;
+    p.worker = o.worker.text;
+    if (o.source_base) {
+      sockaddr_in a = *o.source_base;
+      a.sin_addr.s_addr = htonl(ntohl(a.sin_addr.s_addr) + i);
+      p.source = client::ipv4_text(a);
+    }
+    // Nodes, closed-loop slots: as even as integers allow, the remainder to the first children.
+    p.nodes = o.nodes / o.procs + (i < o.nodes % o.procs ? 1 : 0);
+    p.first_node = first;
+    first += p.nodes;
+    p.groups = o.groups;
+    p.group_prefix = o.group_prefix;
+    double share = static_cast<double>(p.nodes) / static_cast<double>(o.nodes);
+    p.join_rate = o.join_rate * share;
+    p.mode = o.mode;
+    p.interval_ms = o.interval_ms;
+    p.rate = o.rate * share;
+    p.closed = o.closed / o.procs + (i < o.closed % o.procs ? 1 : 0);
+    p.warmup_ms = o.warmup_ms;
+    p.duration_ms = o.duration_ms;
+    p.poll_timeout_ms = o.poll_timeout_ms;
+    p.seed = o.seed + i * 0x9e3779b97f4a7c15ull;
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
+
+}  // namespace sprites::swarm

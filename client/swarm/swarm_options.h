@@ -1,0 +1,72 @@
+// SwarmOptions: sprites-swarm's command line, its checks, and the split of the
+// work over the child processes (make_plans).
+//
+// Every option is a flag; --master and --worker also read SPRITES_MASTER /
+// SPRITES_WORKER like sprites-cli. Durations take a unit ("500ms", "5s",
+// "2m"; a bare number is seconds). Only loopback targets are accepted: the
+// swarm opens thousands of sockets and must never aim them at another machine.
+//
+// Split: a process may hold at most RLIMIT_NOFILE sockets (here a hard limit
+// of 20000 that cannot be raised) and each node costs two (its poll connection
+// and its throw connection), so `--procs auto` runs ceil(nodes / 8000)
+// children. Child i binds the client side of its sockets to source address
+// base+i (127.0.0.2, 127.0.0.3, ...), so no address pair needs more than 8000
+// of the ~28000 ephemeral ports.
+//
+// Dropped alternative: sharing the relay's option table (common/options). The
+// swarm is a client with its own vocabulary (nodes, rates, windows); only
+// --master/--worker and their environment variables mirror sprites-cli.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/endpoint.h"
+#include "client/swarm/plan.h"
+
+namespace sprites::swarm {
+
+inline constexpr uint64_t kNodesPerProcAuto = 8000;
+inline constexpr uint64_t kSocketsPerNode = 2;
+inline constexpr uint64_t kSpareDescriptors = 128;
+
+struct SwarmOptions {
+  client::Endpoint master;
+  client::Endpoint worker;
+  uint64_t nodes = 100;
+  uint32_t groups = 1;
+  double join_rate = 1000;
+  LoadMode mode = LoadMode::Interval;
+  uint64_t interval_ms = 5000;
+  double rate = 0;
+  uint32_t closed = 0;
+  uint64_t duration_ms = 10000;
+  uint64_t warmup_ms = 2000;
+  uint64_t drain_ms = 10000;
+  uint32_t procs = 0;  // resolved: never 0 after parsing
+  std::optional<sockaddr_in> source_base;  // nullopt: "--source-base none"
+  uint64_t poll_timeout_ms = 0;
+  std::string group_prefix;
+  uint64_t seed = 0;
+  pid_t master_pid = 0;
+  std::vector<pid_t> worker_pids;
+  bool json = false;
+  bool quiet = false;
+  bool child = false;  // internal: run as a child (plan on stdin)
+};
+
+// Parses argv. Returns -1 to go on, or an exit code (0 after --help, 2 on a
+// usage error, with the reason printed).
+int parse_swarm_options(int argc, char** argv, SwarmOptions& out);
+
+// "500ms", "5s", "1.5s", "2m", "10" (seconds) -> milliseconds.
+std::optional<uint64_t> parse_duration_ms(std::string_view text);
+
+// One plan per child: nodes, source address, join rate and load shares.
+std::vector<ChildPlan> make_plans(const SwarmOptions& options);
+
+}  // namespace sprites::swarm

@@ -1,0 +1,85 @@
+// client/swarm/swarm_options: the command line's checks and the split of the
+// work over the children.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+
+#include <string>
+#include <vector>
+
+#include "client/swarm/swarm_options.h"
+
+using namespace sprites::swarm;
+
+namespace {
+
+int parse(const std::vector<std::string>& args, SwarmOptions& out) {
+  std::string program = "sprites-swarm";
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv{program.data()};
+  for (auto& a : copy) argv.push_back(a.data());
+  return parse_swarm_options(static_cast<int>(argv.size()), argv.data(), out);
+}
+
+}  // namespace
+
+TEST_CASE("durations take a unit", "[swarm][options]") {
+  CHECK(parse_duration_ms("5s") == 5000u);
+  CHECK(parse_duration_ms("500ms") == 500u);
+  CHECK(parse_duration_ms("1.5s") == 1500u);
+  CHECK(parse_duration_ms("2m") == 120000u);
+  CHECK(parse_duration_ms("10") == 10000u);
+  CHECK(parse_duration_ms("0") == 0u);
+  CHECK_FALSE(parse_duration_ms("5 s"));
+  CHECK_FALSE(parse_duration_ms("-1s"));
+  CHECK_FALSE(parse_duration_ms("fast"));
+}
+
+TEST_CASE("the swarm only targets loopback addresses", "[swarm][options]") {
+  SwarmOptions o;
+  CHECK(parse({"--master", "10.0.0.1:8000"}, o) == 2);
+  CHECK(parse({"--worker", "192.168.1.2:8001"}, o) == 2);
+  CHECK(parse({"--master", "127.0.0.1:8000", "--worker", "localhost:8001"}, o) == -1);
+  CHECK(parse({"--source-base", "10.0.0.2"}, o) == 2);
+}
+
+TEST_CASE("load modes exclude each other", "[swarm][options]") {
+  SwarmOptions o;
+  CHECK(parse({"--rate", "100", "--closed", "4"}, o) == 2);
+  SwarmOptions closed;
+  REQUIRE(parse({"--closed", "64"}, closed) == -1);
+  CHECK(closed.mode == LoadMode::Closed);
+  SwarmOptions interval;
+  REQUIRE(parse({"--interval", "250ms"}, interval) == -1);
+  CHECK(interval.mode == LoadMode::Interval);
+  CHECK(interval.interval_ms == 250);
+}
+
+TEST_CASE("nodes are split over processes with their own source addresses", "[swarm][options]") {
+  SwarmOptions o;
+  CHECK(parse({"--no-such-flag"}, o) == 2);
+  REQUIRE(parse({"--nodes", "20001", "--closed", "10"}, o) == -1);
+  CHECK(o.procs == 3);  // auto: ceil(20001 / 8000)
+  std::vector<ChildPlan> plans = make_plans(o);
+  REQUIRE(plans.size() == 3);
+  uint64_t nodes = 0, closed = 0;
+  for (size_t i = 0; i < plans.size(); ++i) {
+    CHECK(plans[i].first_node == nodes);
+    nodes += plans[i].nodes;
+    closed += plans[i].closed;
+    CHECK(plans[i].source == "127.0.0." + std::to_string(2 + i));
+    auto back = plan_from_json(to_json(plans[i]));
+    REQUIRE(back);
+    CHECK(back->nodes == plans[i].nodes);
+    CHECK(back->source == plans[i].source);
+  }
+  CHECK(nodes == 20001);
+  CHECK(closed == 10);
+  CHECK(plans[0].nodes - plans[2].nodes <= 1);
+
+  SwarmOptions few;
+  REQUIRE(parse({"--nodes", "200", "--procs", "2", "--source-base", "none"}, few) == -1);
+  CHECK(make_plans(few)[1].source.empty());
+  SwarmOptions crowded;
+  CHECK(parse({"--nodes", "30000", "--procs", "1"}, crowded) == 2);  // 60000 sockets in one process
+}
