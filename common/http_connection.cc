@@ -97,8 +97,17 @@ void HttpConnection::start() {
 void HttpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<HttpConnection*>(stream->data);
   if (nread < 0) {
-    // EOF or a reset. A client that went away cannot read the answers still
-    // owed to it, so the connection ends here (a held poll is released).
+    // EOF or a reset. Answers not given yet are dropped (a held poll is
+    // released): the service hears on_close now. Bytes already being written
+    // after an EOF are finished first, since a client that half-closed after
+    // its last request still reads them; then the connection closes.
+    if (nread == UV_EOF && c->writes_pending_ > 0 && c->state_ != State::Closed) {
+      c->peer_done_ = true;
+      uv_read_stop(stream);
+      c->reading_ = false;
+      c->begin_linger();
+      return;
+    }
     c->close();
     return;
   }
@@ -418,7 +427,7 @@ void HttpConnection::begin_linger() {
   std::vector<Ready>().swap(ready_);
   std::string().swap(stash_);
   listener_.lingering_.enter(&timeout_, uv_now(listener_.loop()));
-  if (!reading_) {
+  if (!reading_ && !peer_done_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                              [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
                              &HttpConnection::on_read) == 0;
@@ -428,7 +437,12 @@ void HttpConnection::begin_linger() {
 
 void HttpConnection::after_writes() {
   // Everything owed has been handed to the kernel: send FIN and wait for the
-  // peer's EOF (on_read closes) or the listener's linger timeout.
+  // peer's EOF (on_read closes) or the listener's linger timeout; if that EOF
+  // came already, close now.
+  if (peer_done_) {
+    close();
+    return;
+  }
   auto* req = new uv_shutdown_t;
   if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), &HttpConnection::on_shutdown) != 0) {
     delete req;

@@ -157,7 +157,7 @@ class HttpConnection {
   bool reading_ = false;
   bool paused_ = false;         // parser paused: in-flight limit or stop
   bool stop_parsing_ = false;   // nothing after the current request will be read
-  bool close_after_write_ = false;
+  bool peer_done_ = false;      // the peer's EOF came while answers were being written
   bool in_parse_ = false;
   bool skip_dispatch_ = false;  // current request was answered early
   uint8_t header_state_ = 0;    // which header the current value belongs to

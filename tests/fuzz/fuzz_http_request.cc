@@ -34,7 +34,7 @@
 //   exactly when the request asked for it, an early answer left a body
 //   unread, or the connection refused the request; 100 Continue comes only
 //   for a request that asked for it, has a body and got no early answer; a
-//   response to HEAD on a connection that stays open has no body; the stream
+//   response to HEAD (a refusal included) has no body; the stream
 //   does not end inside a response (unless the client half-closed early or the
 //   service closed the connection, which drop answers by design).
 // - service side: slots count up from 0 in on_headers order; on_request gets
@@ -542,6 +542,9 @@ class Client {
     CHECK(c->refusal_ == 0);
     c->refusal_ = r.status;
     CHECK(r.content_type == sprites::http::kJson);
+    // A refused HEAD request gets the error's headers only (no content in
+    // any answer to HEAD); the client parsed it without a body.
+    if (k < conn->slots.size() && conn->slots[k].method == Method::Head) return 0;
     nlohmann::json j = nlohmann::json::parse(r.body, nullptr, false);
     CHECK(j.is_object() && j.contains("error") && j.contains("message"));
     return 0;

@@ -39,6 +39,7 @@ using sprites::http::Method;
 namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr size_t kBigAnswerBytes = 16 << 20;
 
 // ---- requests and responses as bytes ----------------------------------------
 
@@ -210,6 +211,9 @@ class RecordingService final : public HttpService {
 
   void answer(HttpConnection& conn, const Owed& o) {
     nlohmann::json j = {{"target", o.target}, {"body", o.body}, {"slot", o.slot}};
+    // Far more than loopback socket buffers take at once: the answer is still
+    // being written a few loop turns later.
+    if (starts_with(o.target, "/big")) j["pad"] = std::string(kBigAnswerBytes, 'x');
     answered.push_back(o.target);
     --outstanding;
     conn.respond_json(o.slot, 200, j.dump());
@@ -267,6 +271,12 @@ class TestClient {
     uv_idle_start(&drip_, &TestClient::on_drip);
   }
   bool dripping() const { return drip_pos_ < drip_bytes_.size(); }
+
+  // Sends FIN once the queued writes are out; reading goes on.
+  void half_close() {
+    shutdown_.data = this;
+    REQUIRE(uv_shutdown(&shutdown_, reinterpret_cast<uv_stream_t*>(&tcp_), [](uv_shutdown_t*, int) {}) == 0);
+  }
 
   void close() {
     if (closing_) return;
@@ -338,6 +348,7 @@ class TestClient {
 
   uv_tcp_t tcp_{};
   uv_connect_t connect_{};
+  uv_shutdown_t shutdown_{};
   uv_idle_t drip_{};
   int connect_rc_ = 0;
   bool closing_ = false;
@@ -474,6 +485,29 @@ TEST_CASE("a request with Connection: close is answered and then the server clos
   REQUIRE(h.service->requests.size() == 1);
   CHECK_FALSE(h.service->requests[0].keep_alive);
   CHECK(h.service->headers_seen == std::vector<std::string>{"/last"});
+  REQUIRE(h.run_until([&] { return h.listener->connection_count() == 0; }));
+  finish(h);
+}
+
+TEST_CASE("an answer still being written when the client half-closes is finished before the close") {
+  Harness h;
+  TestClient& c = h.connect();
+  size_t answers = 1;
+  SECTION("a keep-alive request") { c.send(get("/big")); }
+  SECTION("a request that asked for the close") { c.send(get("/big", "Connection: close\r\n")); }
+  SECTION("before a pipelined request the server refuses") {
+    c.send(get("/big") + "NOT HTTP\r\n\r\n");
+    answers = 2;
+  }
+  c.half_close();
+  REQUIRE(h.run_until([&] { return c.eof; }));
+
+  auto rs = c.finals();
+  REQUIRE(rs.size() == answers);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].json().at("pad").get<std::string>().size() == kBigAnswerBytes);
+  if (answers == 2) CHECK(rs[1].status == 400);
+  CHECK(h.service->closes.size() == 1);
   REQUIRE(h.run_until([&] { return h.listener->connection_count() == 0; }));
   finish(h);
 }
