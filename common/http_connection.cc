@@ -1,6 +1,6 @@
 // See http_connection.h. The parser callbacks fill a heap HttpRequest that lives
 // only while a request is being received; answers are serialised at once and
-// either written (when it is their turn) or parked in `ready_` until the earlier
+// either written (when it is their turn) or parked in the backlog until the earlier
 // answers have gone out.
 #include "common/http_connection.h"
 
@@ -115,7 +115,7 @@ void HttpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
   // unread; the body of that last request itself is still read.
   if (nread == 0 || c->state_ != State::Open || (c->stop_parsing_ && !c->request_)) return;
   if (c->paused_) {
-    c->stash_.append(buf->base, static_cast<size_t>(nread));
+    c->backlog().stash.append(buf->base, static_cast<size_t>(nread));
     return;
   }
   c->parse(buf->base, static_cast<size_t>(nread));
@@ -132,7 +132,7 @@ void HttpConnection::parse(const char* data, size_t size) {
     // In-flight limit reached: keep the rest for later and stop reading.
     const char* pos = llhttp_get_error_pos(&parser_);
     size_t used = pos ? static_cast<size_t>(pos - data) : size;
-    stash_.assign(data + used, size - used);
+    backlog().stash.assign(data + used, size - used);
     paused_ = true;
     if (reading_) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
@@ -160,8 +160,9 @@ void HttpConnection::resume_if_possible() {
   if (next_slot_ - write_slot_ >= listener_.limits().max_in_flight) return;
   paused_ = false;
   llhttp_resume(&parser_);
-  std::string input = std::move(stash_);
-  stash_ = std::string();
+  std::string input = backlog_ ? std::move(backlog_->stash) : std::string();
+  if (backlog_) backlog_->stash = std::string();
+  trim_backlog();
   parse(input.data(), input.size());
   if (state_ == State::Open && !paused_ && !reading_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
@@ -181,7 +182,7 @@ int HttpConnection::count_header(size_t len) {
 
 int HttpConnection::on_message_begin(llhttp_t* p) {
   HttpConnection* c = self(p);
-  c->request_ = std::make_unique<HttpRequest>();
+  c->request_ = std::make_unique<Incoming>();
   c->current_slot_ = c->next_slot_++;
   c->listener_.receiving_.enter(&c->timeout_, uv_now(c->listener_.loop()));
   c->header_bytes_ = 0;
@@ -200,43 +201,45 @@ int HttpConnection::on_url(llhttp_t* p, const char* at, size_t len) {
 int HttpConnection::on_header_field(llhttp_t* p, const char* at, size_t len) {
   HttpConnection* c = self(p);
   if (c->count_header(len) != 0) return -1;
-  c->header_name_.append(at, len);
+  c->request_->header_name.append(at, len);
   return 0;
 }
 
 int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
   HttpConnection* c = self(p);
   if (c->count_header(len) != 0) return -1;
-  if (!c->header_name_.empty()) {
+  Incoming& r = *c->request_;
+  if (!r.header_name.empty()) {
     // First piece of this value: classify the name once.
-    if (iequals(c->header_name_, "authorization")) {
+    if (iequals(r.header_name, "authorization")) {
       c->header_state_ = kAuthorization;
       c->request_->has_authorization = true;
       c->request_->authorization.clear();
-    } else if (iequals(c->header_name_, "expect")) {
+    } else if (iequals(r.header_name, "expect")) {
       c->header_state_ = kExpect;
     } else {
       c->header_state_ = kOther;
     }
-    c->header_name_.clear();
+    r.header_name.clear();
   }
-  if (c->header_state_ == kAuthorization) c->request_->authorization.append(at, len);
-  if (c->header_state_ == kExpect) c->stash_expect_.append(at, len);
+  if (c->header_state_ == kAuthorization) r.authorization.append(at, len);
+  if (c->header_state_ == kExpect) r.expect.append(at, len);
   return 0;
 }
 
 int HttpConnection::on_header_value_complete(llhttp_t* p) {
   HttpConnection* c = self(p);
-  if (!c->header_name_.empty()) {  // a header with an empty value
-    if (iequals(c->header_name_, "authorization")) {
-      c->request_->has_authorization = true;
-      c->request_->authorization.clear();
+  Incoming& r = *c->request_;
+  if (!r.header_name.empty()) {  // a header with an empty value
+    if (iequals(r.header_name, "authorization")) {
+      r.has_authorization = true;
+      r.authorization.clear();
     }
-    c->header_name_.clear();
+    r.header_name.clear();
   }
   if (c->header_state_ == kExpect) {
-    c->request_->expect_continue = iequals(trim(c->stash_expect_), "100-continue");
-    c->stash_expect_.clear();
+    r.expect_continue = iequals(trim(r.expect), "100-continue");
+    r.expect.clear();
   }
   c->header_state_ = kOther;
   return 0;
@@ -256,7 +259,7 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
     c->close_slot_ = slot;
     c->stop_parsing_ = true;  // takes effect once this message is complete
   }
-  if (r.method == Method::Head) c->head_slots_.push_back(slot);
+  if (r.method == Method::Head) c->backlog().head_slots.push_back(slot);
   std::optional<EarlyResponse> early = c->listener_.service().on_headers(*c, r);
   if (c->state_ != State::Open) return HPE_PAUSED;
   if (early) {
@@ -292,7 +295,7 @@ int HttpConnection::on_body(llhttp_t* p, const char* at, size_t len) {
 
 int HttpConnection::on_message_complete(llhttp_t* p) {
   HttpConnection* c = self(p);
-  std::unique_ptr<HttpRequest> req = std::move(c->request_);
+  std::unique_ptr<Incoming> req = std::move(c->request_);
   uint32_t slot = c->current_slot_;
   TimeoutQueue::leave(&c->timeout_);
   if (!c->skip_dispatch_) c->listener_.service().on_request(*c, *req, slot);
@@ -328,12 +331,25 @@ void HttpConnection::respond(uint32_t slot, uint16_t status, std::string_view co
   deliver(slot, std::move(bytes));
 }
 
+HttpConnection::Backlog& HttpConnection::backlog() {
+  if (!backlog_) backlog_ = std::make_unique<Backlog>();
+  return *backlog_;
+}
+
+void HttpConnection::trim_backlog() {
+  if (backlog_ && backlog_->ready.empty() && backlog_->head_slots.empty() && backlog_->stash.empty()) {
+    backlog_.reset();
+  }
+}
+
 bool HttpConnection::answers_head(uint32_t slot) {
-  for (size_t i = 0; i < head_slots_.size(); ++i) {
-    if (head_slots_[i] == slot) {
-      head_slots_[i] = head_slots_.back();
-      head_slots_.pop_back();
-      if (head_slots_.empty()) std::vector<uint32_t>().swap(head_slots_);
+  if (!backlog_) return false;
+  std::vector<uint32_t>& heads = backlog_->head_slots;
+  for (size_t i = 0; i < heads.size(); ++i) {
+    if (heads[i] == slot) {
+      heads[i] = heads.back();
+      heads.pop_back();
+      trim_backlog();
       return true;
     }
   }
@@ -347,7 +363,7 @@ void HttpConnection::respond_error(uint32_t slot, uint16_t status, std::string_v
 
 void HttpConnection::deliver(uint32_t slot, std::string&& bytes) {
   if (slot != write_slot_) {
-    ready_.push_back(Ready{slot, std::move(bytes)});
+    backlog().ready.push_back(Ready{slot, std::move(bytes)});
     return;
   }
   while (true) {
@@ -358,18 +374,20 @@ void HttpConnection::deliver(uint32_t slot, std::string&& bytes) {
       begin_linger();
       return;
     }
-    auto next = ready_.end();
-    for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+    if (!backlog_) break;
+    std::vector<Ready>& ready = backlog_->ready;
+    auto next = ready.end();
+    for (auto it = ready.begin(); it != ready.end(); ++it) {
       if (it->slot == write_slot_) {
         next = it;
         break;
       }
     }
-    if (next == ready_.end()) break;
+    if (next == ready.end()) break;
     bytes = std::move(next->bytes);
-    ready_.erase(next);
+    ready.erase(next);
   }
-  if (ready_.empty() && ready_.capacity() > 0) std::vector<Ready>().swap(ready_);
+  trim_backlog();
   settle();
   resume_if_possible();
 }
@@ -424,8 +442,7 @@ void HttpConnection::begin_linger() {
   state_ = State::Lingering;
   listener_.service().on_close(*this);
   request_.reset();
-  std::vector<Ready>().swap(ready_);
-  std::string().swap(stash_);
+  backlog_.reset();
   listener_.lingering_.enter(&timeout_, uv_now(listener_.loop()));
   if (!reading_ && !peer_done_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),

@@ -165,13 +165,23 @@ class HttpConnection {
   uint32_t next_slot_ = 0;      // slot of the next request parsed
   uint32_t write_slot_ = 0;     // slot whose answer goes out next
   uint32_t writes_pending_ = 0;
-  std::unique_ptr<HttpRequest> request_;  // only while a request is being received
-  std::string header_name_;               // only while a header name is split across reads
-  std::vector<Ready> ready_;              // empty unless answers came out of order
-  std::vector<uint32_t> head_slots_;      // slots of HEAD requests not yet answered
-  bool answers_head(uint32_t slot);       // true (once) when `slot` was a HEAD request
-  std::string stash_;                     // unparsed input while paused
-  std::string stash_expect_;              // the Expect header's value while it is read
+  // The request being received, with the parse state only it needs.
+  struct Incoming : HttpRequest {
+    std::string header_name;  // a header name split across reads
+    std::string expect;       // the Expect header's value while it is read
+  };
+  // What only a pipelining, HEAD-sending or paused client needs: allocated on
+  // first use and freed once empty, so a held poll does not carry it.
+  struct Backlog {
+    std::vector<Ready> ready;            // answers that came out of order
+    std::vector<uint32_t> head_slots;    // slots of HEAD requests not yet answered
+    std::string stash;                   // unparsed input while paused
+  };
+  Backlog& backlog();
+  void trim_backlog();
+  std::unique_ptr<Incoming> request_;  // only while a request is being received
+  std::unique_ptr<Backlog> backlog_;
+  bool answers_head(uint32_t slot);    // true (once) when `slot` was a HEAD request
   friend class HttpListener;
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   uint32_t current_slot_ = 0;   // slot of the request being received

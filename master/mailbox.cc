@@ -52,12 +52,10 @@ bool Mailbox::restore(uint64_t last_seq, std::vector<Event>&& events) {
 
 void Mailbox::compact() {
   if (head_ == events_.size()) {
-    // Keep a small allocation for a busy node; give a large one back.
-    if (events_.capacity() > 8) {
-      std::vector<Event>().swap(events_);
-    } else {
-      events_.clear();
-    }
+    // An empty mailbox holds no allocation: most held nodes are idle, and a
+    // kept capacity of a few events cost them ~210 bytes each (measured with
+    // sprites-swarm on 10k idle nodes); a busy node pays one malloc per batch.
+    std::vector<Event>().swap(events_);
     head_ = 0;
   } else if (head_ > 32 && head_ * 2 > events_.size()) {
     events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
