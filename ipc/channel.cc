@@ -9,8 +9,9 @@
 //
 // Why an idle handle and not a write per send(): a burst of throws arrives in
 // one loop turn; the idle callback runs once after that turn's callbacks and
-// hands all of it to one uv_write. At most one write is outstanding, so bytes
-// leave in send() order and `in_flight_` stays valid until on_write.
+// writes all of it at once (uv_try_write, and a uv_write for whatever the
+// socket did not take). At most one write is outstanding, so bytes leave in
+// send() order and `in_flight_` stays valid until on_write.
 //
 // Closing: close() hands anything still queued to a last uv_write (libuv tries
 // it at once, so a final frame usually leaves; if the socket is full, uv_close
@@ -97,7 +98,23 @@ void Channel::close() {
 
 void Channel::flush() {
   if (state_ != State::Open || writing_ || queued_.empty()) return;
-  in_flight_.swap(queued_);
+  // Most batches fit the socket buffer: written here, they need no write
+  // request, whose callback libuv would defer to a zero-timeout loop turn
+  // (one more epoll_wait per batch, measured with perf stat).
+  uv_buf_t whole = uv_buf_init(queued_.data(), static_cast<unsigned int>(queued_.size()));
+  const int sent = uv_try_write(as_stream(pipe_), &whole, 1);
+  if (sent == static_cast<int>(queued_.size())) {
+    queued_.clear();
+    release_if_large(queued_);
+    return;
+  }
+  if (sent < 0 && sent != UV_EAGAIN) {
+    LOG_WARN("ipc: channel write failed: %s", uv_strerror(sent));
+    queued_.clear();  // so that close() has nothing left to flush
+    close();
+    return;
+  }
+  in_flight_.assign(queued_, sent > 0 ? static_cast<size_t>(sent) : 0);
   queued_.clear();
   uv_buf_t buf = uv_buf_init(in_flight_.data(), static_cast<unsigned int>(in_flight_.size()));
   const int rc = uv_write(&write_req_, as_stream(pipe_), &buf, 1, on_write);
