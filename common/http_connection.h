@@ -186,7 +186,6 @@ class HttpConnection {
   static constexpr uint32_t kNoSlot = UINT32_MAX;
   uint32_t current_slot_ = 0;   // slot of the request being received
   uint32_t close_slot_ = kNoSlot;  // the answer after which the connection closes
-  uint32_t all_index_ = 0;      // position in the listener's list of connections
   TimeoutHook timeout_;         // in the listener's idle, receiving or lingering queue
   void settle();                // enters the idle queue when nothing is owed or being received
 };

@@ -22,8 +22,8 @@ uv_buf_t lend_read_buffer() {
   return uv_buf_init(buffer, kReadBufferBytes);
 }
 
-HttpListener::HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits, bool index_by_serial)
-    : loop_(loop), service_(service), limits_(limits), index_by_serial_(index_by_serial) {
+HttpListener::HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits)
+    : loop_(loop), service_(service), limits_(limits) {
   idle_.timeout_ms = limits_.idle_timeout_ms;
   receiving_.timeout_ms = limits_.request_timeout_ms;
   lingering_.timeout_ms = limits_.linger_ms;
@@ -104,8 +104,10 @@ uint16_t HttpListener::port() const {
 }
 
 HttpConnection* HttpListener::find(uint64_t serial) const {
-  auto it = by_serial_.find(serial);
-  return it == by_serial_.end() ? nullptr : it->second;
+  const uint64_t slot = serial & 0xffffffffu;
+  if (slot >= slots_.size()) return nullptr;
+  HttpConnection* conn = slots_[slot];
+  return conn && conn->serial() == serial ? conn : nullptr;
 }
 
 void HttpListener::on_connection(uv_stream_t* server, int status) {
@@ -118,30 +120,35 @@ void HttpListener::on_connection(uv_stream_t* server, int status) {
     }
     return;
   }
-  auto* conn = new HttpConnection(*self, self->next_serial_++);
+  uint32_t slot;
+  if (self->free_slots_.empty()) {
+    slot = static_cast<uint32_t>(self->slots_.size());
+    self->slots_.push_back(nullptr);
+  } else {
+    slot = self->free_slots_.back();
+    self->free_slots_.pop_back();
+  }
+  auto* conn = new HttpConnection(*self, self->next_generation_++ << 32 | slot);
   uv_tcp_init(self->loop_, conn->handle());
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
     // Never registered: free it without telling the service or the lists.
     conn->state_ = HttpConnection::State::Closed;
+    self->free_slots_.push_back(slot);
     uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
              [](uv_handle_t* h) { delete static_cast<HttpConnection*>(h->data); });
     return;
   }
-  conn->all_index_ = static_cast<uint32_t>(self->all_.size());
-  self->all_.push_back(conn);
-  if (self->index_by_serial_) self->by_serial_.emplace(conn->serial(), conn);
+  self->slots_[slot] = conn;
   ++self->connections_;
   conn->start();
 }
 
 void HttpListener::forget(HttpConnection* conn) {
-  uint32_t i = conn->all_index_;
-  if (i < all_.size() && all_[i] == conn) {
-    all_[i] = all_.back();
-    all_[i]->all_index_ = i;
-    all_.pop_back();
+  const uint64_t slot = conn->serial() & 0xffffffffu;
+  if (slot < slots_.size() && slots_[slot] == conn) {
+    slots_[slot] = nullptr;
+    free_slots_.push_back(static_cast<uint32_t>(slot));
   }
-  if (index_by_serial_) by_serial_.erase(conn->serial());
   --connections_;
 }
 
@@ -168,8 +175,11 @@ void HttpListener::stop_accepting() {
 }
 
 void HttpListener::close_all() {
-  std::vector<HttpConnection*> all = all_;
-  for (HttpConnection* c : all) c->close();
+  std::vector<HttpConnection*> open;
+  for (HttpConnection* c : slots_) {
+    if (c) open.push_back(c);
+  }
+  for (HttpConnection* c : open) c->close();
 }
 
 }  // namespace sprites::http

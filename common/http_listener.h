@@ -16,7 +16,6 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/http_connection.h"
@@ -26,10 +25,7 @@ namespace sprites::http {
 
 class HttpListener {
  public:
-  // With `index_by_serial`, connections can be found again by serial (the worker
-  // needs this to answer a throw when the master acknowledges it; the master
-  // keeps direct pointers instead and saves the index's memory).
-  HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits, bool index_by_serial);
+  HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits limits);
   ~HttpListener();
   HttpListener(const HttpListener&) = delete;
   HttpListener& operator=(const HttpListener&) = delete;
@@ -42,6 +38,9 @@ class HttpListener {
 
   uint16_t port() const;
   size_t connection_count() const { return connections_; }
+  // The connection with this serial, or nullptr once it has closed: services
+  // keep serials, not pointers, across loop turns (the worker does, to answer a
+  // throw when the master acknowledges it). O(1): a serial names its slot.
   HttpConnection* find(uint64_t serial) const;
 
   // Stops accepting; established connections stay.
@@ -69,14 +68,14 @@ class HttpListener {
   uv_loop_t* loop_;
   HttpService& service_;
   HttpLimits limits_;
-  bool index_by_serial_;
   uv_tcp_t* server_ = nullptr;  // freed in its close callback
   uv_timer_t* sweep_ = nullptr;
-  uint64_t next_serial_ = 1;
+  uint64_t next_generation_ = 1;  // upper 32 bits of the next serial
   size_t connections_ = 0;
   uint64_t last_accept_error_log_ms_ = 0;
-  std::unordered_map<uint64_t, HttpConnection*> by_serial_;
-  std::vector<HttpConnection*> all_;  // for close_all; index kept in the connection
+  // Open connections by slot (serial's lower 32 bits); freed slots are reused.
+  std::vector<HttpConnection*> slots_;
+  std::vector<uint32_t> free_slots_;
   TimeoutQueue idle_;
   TimeoutQueue receiving_;
   TimeoutQueue lingering_;

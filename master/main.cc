@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   limits.max_body_bytes = options.max_body_bytes;
   limits.request_timeout_ms = options.request_timeout_ms;
   limits.idle_timeout_ms = options.idle_timeout_ms;
-  m.listener = std::make_unique<http::HttpListener>(m.loop, *m.api, limits, /*index_by_serial=*/false);
+  m.listener = std::make_unique<http::HttpListener>(m.loop, *m.api, limits);
 
   m.grid_width = config.grid_width;
   m.snapshot_path = master::snapshot_path_for(options.ipc_path);

@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   limits.max_body_bytes = options.max_body_bytes;
   limits.request_timeout_ms = options.request_timeout_ms;
   limits.idle_timeout_ms = options.idle_timeout_ms;
-  w.listener = std::make_unique<http::HttpListener>(w.loop, *w.intake, limits, /*index_by_serial=*/true);
+  w.listener = std::make_unique<http::HttpListener>(w.loop, *w.intake, limits);
   w.intake->attach(*w.listener);
 
   int rc = options.worker_fd >= 0 ? w.listener->adopt(options.worker_fd)

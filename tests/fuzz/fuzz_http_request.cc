@@ -616,7 +616,7 @@ void setup() {
   g = new Harness;
   CHECK(uv_loop_init(&g->loop) == 0);
   g->service = new FuzzService(&g->loop);
-  g->listener = new HttpListener(&g->loop, *g->service, kLimits, /*index_by_serial=*/true);
+  g->listener = new HttpListener(&g->loop, *g->service, kLimits);
   g->service->listener = g->listener;
   if (int rc = g->listener->bind("127.0.0.1", 0, false); rc != 0) fail(std::string("bind: ") + uv_strerror(rc));
   g->port = g->listener->port();

@@ -68,7 +68,7 @@ struct Harness {
 
   Harness() {
     REQUIRE(uv_loop_init(&loop) == 0);
-    listener = std::make_unique<http::HttpListener>(&loop, service, http::HttpLimits{}, false);
+    listener = std::make_unique<http::HttpListener>(&loop, service, http::HttpLimits{});
     REQUIRE(listener->bind("127.0.0.1", 0, false) == 0);
     uv_timer_init(&loop, &watchdog);
     watchdog.data = this;

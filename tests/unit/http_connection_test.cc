@@ -366,7 +366,7 @@ class Harness {
     uv_timer_init(&loop_, &watchdog_);
     watchdog_.data = &timed_out_;
     service = std::make_unique<RecordingService>(&loop_);
-    listener = std::make_unique<HttpListener>(&loop_, *service, limits, true);
+    listener = std::make_unique<HttpListener>(&loop_, *service, limits);
     service->listener = listener.get();
     REQUIRE(listener->bind("127.0.0.1", 0, false) == 0);
     port_ = listener->port();
