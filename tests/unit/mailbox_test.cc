@@ -12,7 +12,17 @@
 
 #include "master/mailbox.h"
 
+// Under ASan, malloc's own statistics stay at zero: ask the sanitizer's
+// allocator. GCC says so with __SANITIZE_ADDRESS__, clang with __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
+#define SPRITES_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPRITES_TEST_ASAN 1
+#endif
+#endif
+
+#if defined(SPRITES_TEST_ASAN)
 // From <sanitizer/allocator_interface.h>, which GCC does not install.
 extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #else
@@ -27,7 +37,7 @@ namespace {
 
 // Bytes the allocator currently hands out to this process.
 size_t live_heap_bytes() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(SPRITES_TEST_ASAN)
   return __sanitizer_get_current_allocated_bytes();
 #else
   struct mallinfo2 info = mallinfo2();
