@@ -36,8 +36,8 @@ class SwarmChild {
  public:
   // The pacer's tick. An open-loop rate is sent in one burst per tick, and a
   // burst queues in the relay: at 10,000 throws/s a 5 ms tick sent bursts of
-  // 50 and the last of each waited for the other 49, which showed in p99 as
-  // relay latency. 1 ms (libuv's timer resolution) keeps bursts to rate/1000.
+  // 50, and the median send-to-delivery was 1.6 ms against 0.6 ms with 1 ms
+  // (libuv's timer resolution), which keeps bursts to rate/1000.
   static constexpr uint64_t kTickMs = 1;
   static constexpr uint64_t kProgressMs = 250;
   static constexpr uint64_t kDrainProgressMs = 100;
