@@ -279,12 +279,14 @@ size_t heap_left_per_box(F&& use) {
 
 }  // namespace
 
-TEST_CASE("a mailbox emptied after a few events keeps at most a small allocation") {
+// Most held nodes are idle with an empty mailbox: it must hold nothing, not
+// the capacity of the last few events (that was ~210 bytes per held poll).
+TEST_CASE("a mailbox emptied after a few events holds no heap memory") {
   size_t per_box = heap_left_per_box([](Mailbox& box) {
     for (int i = 0; i < 3; ++i) append_next(box, 300);
     box.acknowledge(box.last_seq(), [](const Event&) {});
   });
-  CHECK(per_box <= kBoundPerBox);
+  CHECK(per_box < sizeof(Event));  // less than one event slot: allocator noise only
 }
 
 // `events_ = {}` would pick vector::operator=(initializer_list) and keep the
