@@ -213,8 +213,8 @@ int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
     // First piece of this value: classify the name once.
     if (iequals(r.header_name, "authorization")) {
       c->header_state_ = kAuthorization;
-      c->request_->has_authorization = true;
-      c->request_->authorization.clear();
+      r.has_authorization = true;
+      r.authorization.clear();
     } else if (iequals(r.header_name, "expect")) {
       c->header_state_ = kExpect;
     } else {
