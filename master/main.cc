@@ -63,6 +63,9 @@ struct Master {
     listener->close();
     relay->close();
     for (uv_signal_t* s : {&sigterm, &sigint, &sigusr2}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
+    // As in the worker: a second stop signal (Ctrl-C reaches every process of
+    // the group, then the supervisor sends its own) must not kill the exit.
+    for (int signum : {SIGTERM, SIGINT, SIGUSR2}) ::signal(signum, SIG_IGN);
   }
 };
 

@@ -38,6 +38,11 @@ struct Worker {
     listener->stop_accepting();
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    // Closing the handles restores the default action, which would let the
+    // next stop signal kill the drain: Ctrl-C at a terminal sends SIGINT to
+    // the whole process group, and the supervisor then sends SIGTERM.
+    ::signal(SIGTERM, SIG_IGN);
+    ::signal(SIGINT, SIG_IGN);
     stop_started = uv_now(loop);
     uv_timer_start(&drain, on_drain, 0, 20);
   }

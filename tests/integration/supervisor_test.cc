@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cstdlib>
 #include <cctype>
 #include <regex>
@@ -279,6 +280,53 @@ TEST_CASE("with master port 0 the IPC socket is named after the supervisor pid, 
   }
   ::unlink(custom.c_str());
   ::rmdir(custom_dir);
+}
+
+// Whether `pid` has a handler for `signum` (its SigCgt mask in /proc); false
+// once it has exited.
+bool catches(pid_t pid, int signum) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("SigCgt:", 0) == 0) {
+      return (std::stoull(line.substr(7), nullptr, 16) >> (signum - 1) & 1) != 0;
+    }
+  }
+  return false;
+}
+
+// Ctrl-C at a terminal sends SIGINT to every process of the group, and the
+// supervisor then sends each child its own SIGTERM. A worker already draining
+// its throws in flight must finish them (202 or a clean error), not die of the
+// second signal.
+TEST_CASE("a second stop signal does not cut short a worker draining a throw in flight") {
+  RelayProcess relay({"--workers", "1"});
+  Node a = join(relay.master_port(), "g", "a");
+  const std::vector<pid_t> masters = relay.processes_named("sprites-master");
+  const std::vector<pid_t> workers = relay.processes_named("sprites-worker");
+  REQUIRE(masters.size() == 1);
+  REQUIRE(workers.size() == 1);
+  // A stopped master never acknowledges, so the throw stays in flight.
+  FrozenSupervisor frozen_master(masters[0]);
+  Connection thrower(relay.worker_port());
+  thrower.send_request("POST", "/v1/nodes/" + a.id + "/sprites", bearer(a.token), throw_body("left", "{}", "s-1"));
+  // The worker reads a connection accepted after the throw arrived only in a
+  // later loop turn than the throw itself: once /healthz answers, the throw
+  // has been forwarded.
+  REQUIRE(Connection(relay.worker_port()).request("GET", "/healthz").status == 200);
+
+  REQUIRE(catches(workers[0], SIGTERM));
+  REQUIRE(::kill(workers[0], SIGINT) == 0);
+  // The worker has begun its stop once it no longer handles SIGTERM itself
+  // (no event to wait on from outside).
+  REQUIRE(retry_until([&] { return !catches(workers[0], SIGTERM); }, std::chrono::seconds(10)));
+  REQUIRE(::kill(workers[0], SIGTERM) == 0);
+
+  // The drain ends at its grace with the master still stopped: a clean 503.
+  Response r = thrower.read_response();
+  CHECK_STATUS(r, 503);
+  CHECK(r.json().at("error") == "master_unavailable");
+  frozen_master.thaw();
+  CHECK(relay.stop().clean());
 }
 
 }  // namespace
