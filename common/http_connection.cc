@@ -443,7 +443,10 @@ void HttpConnection::begin_linger() {
   listener_.service().on_close(*this);
   request_.reset();
   backlog_.reset();
-  listener_.lingering_.enter(&timeout_, uv_now(listener_.loop()));
+  // The linger timeout runs from the FIN (after_writes). Until the last answer
+  // has left, a slow reader is bounded by the idle timeout, as on an open
+  // connection: a large answer is not cut off after the short linger.
+  listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
   if (!reading_ && !peer_done_) {
     reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                              [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
@@ -460,6 +463,7 @@ void HttpConnection::after_writes() {
     close();
     return;
   }
+  listener_.lingering_.enter(&timeout_, uv_now(listener_.loop()));
   auto* req = new uv_shutdown_t;
   if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), &HttpConnection::on_shutdown) != 0) {
     delete req;

@@ -21,8 +21,10 @@
 // is never idle). An answer sent before the request body was read (an early
 // answer from HttpService::on_headers) is followed by a close, as is any
 // response to a request with `Connection: close` or HTTP/1.0. Closing is
-// "lingering": the write side is shut down first and input is drained for a
-// short while, so the peer reads the answer instead of a reset.
+// "lingering": once the last answer has left, the write side is shut down and
+// input is drained for a short while (linger_ms from the FIN), so the peer
+// reads the answer instead of a reset; until then a slow reader is bounded by
+// the idle timeout, as on an open connection.
 //
 // Lifetime: created by HttpListener on accept, freed in the uv_close callback.
 // Services refer to a connection across loop turns only through its serial()
@@ -85,7 +87,7 @@ struct HttpLimits {
   uint32_t max_in_flight = 32;      // pipelined requests answered-not-yet-written
   uint64_t request_timeout_ms = 10000;  // from a request's first byte to its last; 0 = none
   uint64_t idle_timeout_ms = 60000;     // nothing received and nothing owed; 0 = none
-  uint64_t linger_ms = 2000;            // draining input after the last answer
+  uint64_t linger_ms = 2000;            // draining input after the FIN that follows the last answer
 };
 
 class HttpConnection {
