@@ -5,6 +5,7 @@
 #include "common/http_connection.h"
 
 #include <cstring>
+#include <utility>
 
 #include "common/http_listener.h"
 #include "common/http_response.h"
@@ -160,8 +161,7 @@ void HttpConnection::resume_if_possible() {
   if (next_slot_ - write_slot_ >= listener_.limits().max_in_flight) return;
   paused_ = false;
   llhttp_resume(&parser_);
-  std::string input = backlog_ ? std::move(backlog_->stash) : std::string();
-  if (backlog_) backlog_->stash = std::string();
+  std::string input = backlog_ ? std::exchange(backlog_->stash, {}) : std::string();
   trim_backlog();
   parse(input.data(), input.size());
   if (state_ == State::Open && !paused_ && !reading_) {

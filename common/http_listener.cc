@@ -104,7 +104,7 @@ uint16_t HttpListener::port() const {
 }
 
 HttpConnection* HttpListener::find(uint64_t serial) const {
-  const uint64_t slot = serial & 0xffffffffu;
+  const uint32_t slot = slot_of(serial);
   if (slot >= slots_.size()) return nullptr;
   HttpConnection* conn = slots_[slot];
   return conn && conn->serial() == serial ? conn : nullptr;
@@ -128,7 +128,7 @@ void HttpListener::on_connection(uv_stream_t* server, int status) {
     slot = self->free_slots_.back();
     self->free_slots_.pop_back();
   }
-  auto* conn = new HttpConnection(*self, self->next_generation_++ << 32 | slot);
+  auto* conn = new HttpConnection(*self, self->next_generation_++ << 32 | slot);  // see slot_of()
   uv_tcp_init(self->loop_, conn->handle());
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
     // Never registered: free it without telling the service or the lists.
@@ -144,10 +144,10 @@ void HttpListener::on_connection(uv_stream_t* server, int status) {
 }
 
 void HttpListener::forget(HttpConnection* conn) {
-  const uint64_t slot = conn->serial() & 0xffffffffu;
+  const uint32_t slot = slot_of(conn->serial());
   if (slot < slots_.size() && slots_[slot] == conn) {
     slots_[slot] = nullptr;
-    free_slots_.push_back(static_cast<uint32_t>(slot));
+    free_slots_.push_back(slot);
   }
   --connections_;
 }

@@ -73,7 +73,10 @@ class HttpListener {
   uint64_t next_generation_ = 1;  // upper 32 bits of the next serial
   size_t connections_ = 0;
   uint64_t last_accept_error_log_ms_ = 0;
-  // Open connections by slot (serial's lower 32 bits); freed slots are reused.
+  // A serial is generation << 32 | slot: the slot finds the connection, the
+  // generation tells it from an earlier one in the same slot.
+  static uint32_t slot_of(uint64_t serial) { return static_cast<uint32_t>(serial); }
+  // Open connections by slot; freed slots are reused.
   std::vector<HttpConnection*> slots_;
   std::vector<uint32_t> free_slots_;
   TimeoutQueue idle_;
