@@ -557,6 +557,32 @@ TEST_CASE("a client slower than the linger timeout still gets the whole last ans
   finish(h);
 }
 
+// The worker answers a throw by the serial it kept while the master decided:
+// a serial must never find a later connection that took the same slot.
+TEST_CASE("a closed connection's serial finds nothing, even once a new connection reuses its slot") {
+  Harness h;
+  TestClient& a = h.connect();
+  a.send(get("/first"));
+  REQUIRE(h.run_until([&] { return a.finals().size() == 1; }));
+  const uint64_t first = h.service->requests.at(0).conn;
+  REQUIRE(h.listener->find(first) != nullptr);
+  a.close();
+  REQUIRE(h.run_until([&] { return h.listener->connection_count() == 0; }));
+  CHECK(h.listener->find(first) == nullptr);
+
+  TestClient& b = h.connect();
+  b.send(get("/second"));
+  REQUIRE(h.run_until([&] { return b.finals().size() == 1; }));
+  const uint64_t second = h.service->requests.at(1).conn;
+  CHECK(second != first);
+  CHECK(static_cast<uint32_t>(second) == static_cast<uint32_t>(first));  // the same slot
+  CHECK(h.listener->find(first) == nullptr);
+  HttpConnection* conn = h.listener->find(second);
+  REQUIRE(conn != nullptr);
+  CHECK(conn->serial() == second);
+  finish(h);
+}
+
 TEST_CASE("an HTTP/1.0 request is answered and then the server closes") {
   Harness h;
   TestClient& c = h.connect();
