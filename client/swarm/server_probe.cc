@@ -10,23 +10,10 @@
 #include <sstream>
 #include <string>
 
+#include "common/proc_file.h"
+
 namespace sprites::swarm {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char chunk[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 std::vector<std::string> split_nul(const std::string& text) {
   std::vector<std::string> out;
@@ -64,7 +51,7 @@ ServerPids find_server_pids(uint16_t master_port) {
     char* end = nullptr;
     long pid = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
-    std::vector<std::string> args = split_nul(slurp("/proc/" + std::string(entry->d_name) + "/cmdline"));
+    std::vector<std::string> args = split_nul(read_proc_file("/proc/" + std::string(entry->d_name) + "/cmdline"));
     if (args.empty() || !has_master_port(args, port)) continue;
     std::string program = basename_of(args[0]);
     if (program == "sprites-master" && out.master == 0) out.master = static_cast<pid_t>(pid);
@@ -77,8 +64,8 @@ ServerPids find_server_pids(uint16_t master_port) {
 std::optional<ProcessSample> sample_process(pid_t pid) {
   if (pid <= 0) return std::nullopt;
   std::string base = "/proc/" + std::to_string(pid);
-  std::string statm = slurp(base + "/statm");
-  std::string stat = slurp(base + "/stat");
+  std::string statm = read_proc_file(base + "/statm");
+  std::string stat = read_proc_file(base + "/stat");
   if (statm.empty() || stat.empty()) return std::nullopt;
   std::istringstream m(statm);
   uint64_t size_pages = 0, resident_pages = 0;

@@ -12,13 +12,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <cstdlib>
 #include <cctype>
 #include <regex>
 #include <string>
 #include <vector>
 
+#include "common/proc_file.h"
 #include "support/http_client.h"
 #include "support/relay_process.h"
 
@@ -285,13 +285,10 @@ TEST_CASE("with master port 0 the IPC socket is named after the supervisor pid, 
 // Whether `pid` has a handler for `signum` (its SigCgt mask in /proc); false
 // once it has exited.
 bool catches(pid_t pid, int signum) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("SigCgt:", 0) == 0) {
-      return (std::stoull(line.substr(7), nullptr, 16) >> (signum - 1) & 1) != 0;
-    }
-  }
-  return false;
+  const std::string status = read_proc_file("/proc/" + std::to_string(pid) + "/status");
+  const size_t at = status.find("\nSigCgt:");
+  if (at == std::string::npos) return false;
+  return (std::stoull(status.substr(at + 8), nullptr, 16) >> (signum - 1) & 1) != 0;
 }
 
 // Ctrl-C at a terminal sends SIGINT to every process of the group, and the

@@ -27,6 +27,8 @@
 
 extern char** environ;
 
+#include "common/proc_file.h"
+
 namespace sprites::test {
 
 namespace {
@@ -36,21 +38,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kReadyGuard{60};
 constexpr std::chrono::seconds kStopGuard{20};
 
-// The whole of a (small, possibly /proc) file; "" when it cannot be read.
-std::string slurp(const std::string& path) {
-  std::string out;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char chunk[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(chunk, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 int remaining_ms(Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -342,7 +329,7 @@ std::vector<pid_t> RelayProcess::processes_named(const std::string& program) con
       char* end = nullptr;
       long pid = std::strtol(entry->d_name, &end, 10);
       if (end == entry->d_name || *end != '\0') continue;
-      std::string text = slurp("/proc/" + std::string(entry->d_name) + "/stat");
+      std::string text = read_proc_file("/proc/" + std::string(entry->d_name) + "/stat");
       std::size_t close_paren = text.rfind(')');
       if (close_paren == std::string::npos) continue;
       std::istringstream rest(text.substr(close_paren + 1));
@@ -364,7 +351,7 @@ std::vector<pid_t> RelayProcess::processes_named(const std::string& program) con
   std::vector<pid_t> out;
   for (pid_t pid : family) {
     if (pid == child_->pid()) continue;
-    std::string cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmdline = read_proc_file("/proc/" + std::to_string(pid) + "/cmdline");
     std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
     std::size_t slash = argv0.rfind('/');
     std::string base = slash == std::string::npos ? argv0 : argv0.substr(slash + 1);
