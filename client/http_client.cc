@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "client/callback_guard.h"
 #include "common/log.h"
@@ -167,14 +168,26 @@ void HttpClient::flush() {
     return;
   }
   if (state_ != State::Open) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   while (written_ < queue_.size() && written_ < options_.max_in_flight) {
-    auto* w = new WriteRequest;
-    w->bytes = std::move(queue_[written_].bytes);
-    queue_[written_].bytes = std::string();
+    std::string bytes = std::exchange(queue_[written_].bytes, std::string());
     ++written_;
-    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    // A write libuv finishes inside uv_write still costs an epoll_ctl (it
+    // drops POLLOUT interest) and defers its callback a loop turn, so the
+    // socket is offered the bytes directly first. uv_try_write refuses while
+    // an earlier uv_write is queued, which keeps the bytes in order.
+    uv_buf_t whole = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+    int sent = uv_try_write(stream, &whole, 1);
+    if (sent == static_cast<int>(bytes.size())) continue;
+    if (sent < 0 && sent != UV_EAGAIN) {
+      begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(sent));
+      return;
+    }
+    auto* w = new WriteRequest;
+    w->bytes = bytes.substr(sent > 0 ? static_cast<size_t>(sent) : 0);
+    uv_buf_t rest = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
     w->req.data = this;
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &HttpClient::on_write);
+    int rc = uv_write(&w->req, stream, &rest, 1, &HttpClient::on_write);
     if (rc != 0) {
       delete w;
       begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(rc));
