@@ -119,13 +119,23 @@ void HttpClient::connect() {
   ++connects_;
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
-  int rc = open_socket();
+  int rc = open_socket();  // TCP_NODELAY is set there
   if (rc == 0) {
-    uv_tcp_nodelay(&tcp_, 1);
     auto* req = new uv_connect_t;
     rc = uv_tcp_connect(req, &tcp_, reinterpret_cast<const sockaddr*>(&options_.server.address),
                         &HttpClient::on_connect);
     if (rc != 0) delete req;
+  }
+  // Reading starts with the connect, so one epoll_ctl registers both
+  // interests; started in the connect callback it cost two more (libuv forgets
+  // the registration when POLLOUT is dropped, then re-adds and hits EEXIST).
+  // Nothing is read before on_connect: libuv hands a connecting stream's
+  // events to the connect, and on_read ignores a connection not yet Open.
+  if (rc == 0) {
+    rc = uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&tcp_),
+        [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buffer, kReadBufferBytes); },
+        &HttpClient::on_read);
   }
   if (rc != 0) {
     // Failed before anything was in flight: the close callback (next loop
@@ -150,14 +160,6 @@ void HttpClient::connected(int status) {
   }
   state_ = State::Open;
   ever_connected_ = true;
-  int rc = uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&tcp_),
-      [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = uv_buf_init(g_read_buffer, kReadBufferBytes); },
-      &HttpClient::on_read);
-  if (rc != 0) {
-    begin_close(std::string("read from ") + options_.server.text + ": " + uv_strerror(rc));
-    return;
-  }
   flush();
 }
 
