@@ -182,7 +182,7 @@ int HttpConnection::count_header(size_t len) {
 
 int HttpConnection::on_message_begin(llhttp_t* p) {
   HttpConnection* c = self(p);
-  c->request_ = std::make_unique<Incoming>();
+  c->request_ = c->listener_.take_request();
   c->current_slot_ = c->next_slot_++;
   c->listener_.receiving_.enter(&c->timeout_, uv_now(c->listener_.loop()));
   c->header_bytes_ = 0;
@@ -270,14 +270,16 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
       c->close_slot_ = slot;
       c->stop_parsing_ = true;
     }
-    std::string bytes;
+    HttpListener& listener = c->listener_;
+    std::string bytes = listener.take_answer_buffer();
     append_response(bytes, early->status, kJsonType, early->body, early->extra_headers, c->close_slot_ == slot);
     if (c->answers_head(slot)) bytes.resize(bytes.size() - early->body.size());
-    c->deliver(slot, std::move(bytes));
+    c->deliver(slot, bytes);
+    listener.give_back_answer_buffer(std::move(bytes));
     return has_body ? HPE_PAUSED : 0;
   }
   if (r.expect_continue && r.has_body && c->write_slot_ == slot) {
-    c->write_bytes(std::string(kContinue));
+    c->write_bytes(kContinue);
   }
   return 0;
 }
@@ -299,6 +301,7 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
   uint32_t slot = c->current_slot_;
   TimeoutQueue::leave(&c->timeout_);
   if (!c->skip_dispatch_) c->listener_.service().on_request(*c, *req, slot);
+  c->listener_.recycle_request(std::move(req));
   c->skip_dispatch_ = false;
   c->settle();
   if (c->state_ != State::Open || c->stop_parsing_) return HPE_PAUSED;
@@ -322,13 +325,15 @@ void HttpConnection::fail(uint16_t status, std::string_view code, std::string_vi
 void HttpConnection::respond(uint32_t slot, uint16_t status, std::string_view content_type,
                              std::string_view body, std::string_view extra_headers) {
   if (state_ != State::Open) return;
-  std::string bytes;
+  HttpListener& listener = listener_;
+  std::string bytes = listener.take_answer_buffer();
   bytes.reserve(160 + body.size() + extra_headers.size());
   append_response(bytes, status, content_type, body, extra_headers, slot == close_slot_);
   // The answer to HEAD is the answer to GET without its body (Content-Length
   // still says how long the body would be).
   if (answers_head(slot)) bytes.resize(bytes.size() - body.size());
-  deliver(slot, std::move(bytes));
+  deliver(slot, bytes);
+  listener.give_back_answer_buffer(std::move(bytes));
 }
 
 HttpConnection::Backlog& HttpConnection::backlog() {
@@ -361,13 +366,14 @@ void HttpConnection::respond_error(uint32_t slot, uint16_t status, std::string_v
   respond(slot, status, kJsonType, error_body(code, message), extra_headers);
 }
 
-void HttpConnection::deliver(uint32_t slot, std::string&& bytes) {
+void HttpConnection::deliver(uint32_t slot, std::string_view bytes) {
   if (slot != write_slot_) {
-    backlog().ready.push_back(Ready{slot, std::move(bytes)});
+    backlog().ready.push_back(Ready{slot, std::string(bytes)});
     return;
   }
+  std::string held;  // an answer taken from the backlog while it is written
   while (true) {
-    write_bytes(std::move(bytes));
+    write_bytes(bytes);
     uint32_t written = write_slot_++;
     if (state_ != State::Open) return;
     if (written == close_slot_) {
@@ -384,7 +390,8 @@ void HttpConnection::deliver(uint32_t slot, std::string&& bytes) {
       }
     }
     if (next == ready.end()) break;
-    bytes = std::move(next->bytes);
+    held = std::move(next->bytes);
+    bytes = held;
     ready.erase(next);
   }
   trim_backlog();
@@ -397,12 +404,12 @@ void HttpConnection::settle() {
   listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
 }
 
-void HttpConnection::write_bytes(std::string&& bytes) {
+void HttpConnection::write_bytes(std::string_view bytes) {
   if (state_ == State::Closed || bytes.empty()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   size_t offset = 0;
   if (writes_pending_ == 0) {
-    uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
     int n = uv_try_write(stream, &buf, 1);
     if (n == static_cast<int>(bytes.size())) return;
     if (n >= 0) {
@@ -413,7 +420,7 @@ void HttpConnection::write_bytes(std::string&& bytes) {
     }
   }
   auto* w = new WriteRequest;
-  w->bytes = offset == 0 ? std::move(bytes) : bytes.substr(offset);
+  w->bytes.assign(bytes.substr(offset));  // what the socket did not take now
   uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
   if (uv_write(&w->req, stream, &buf, 1, &HttpConnection::on_write) != 0) {
     delete w;

@@ -144,8 +144,8 @@ class HttpConnection {
 
   void parse(const char* data, size_t size);
   void fail(uint16_t status, std::string_view code, std::string_view message);
-  void write_bytes(std::string&& bytes);
-  void deliver(uint32_t slot, std::string&& bytes);
+  void write_bytes(std::string_view bytes);
+  void deliver(uint32_t slot, std::string_view bytes);
   void after_writes();
   void begin_linger();
   void resume_if_possible();
@@ -171,6 +171,11 @@ class HttpConnection {
   struct Incoming : HttpRequest {
     std::string header_name;  // a header name split across reads
     std::string expect;       // the Expect header's value while it is read
+    void reset() {
+      HttpRequest::reset();
+      header_name.clear();
+      expect.clear();
+    }
   };
   // What only a pipelining, HEAD-sending or paused client needs: allocated on
   // first use and freed once empty, so a held poll does not carry it.

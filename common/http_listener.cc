@@ -103,6 +103,19 @@ uint16_t HttpListener::port() const {
   return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
+std::unique_ptr<HttpConnection::Incoming> HttpListener::take_request() {
+  if (request_pool_.empty()) return std::make_unique<HttpConnection::Incoming>();
+  std::unique_ptr<HttpConnection::Incoming> r = std::move(request_pool_.back());
+  request_pool_.pop_back();
+  return r;
+}
+
+void HttpListener::recycle_request(std::unique_ptr<HttpConnection::Incoming> r) {
+  if (!r || request_pool_.size() >= kPooledRequests || r->body.capacity() > kKeptAnswerCapacity) return;
+  r->reset();
+  request_pool_.push_back(std::move(r));
+}
+
 HttpConnection* HttpListener::find(uint64_t serial) const {
   const uint32_t slot = slot_of(serial);
   if (slot >= slots_.size()) return nullptr;

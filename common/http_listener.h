@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -59,11 +60,30 @@ class HttpListener {
   friend class HttpConnection;
   static constexpr int kBacklog = 65535;  // the kernel clamps it to net.core.somaxconn
   static constexpr uint64_t kSweepMs = 250;
+  static constexpr size_t kKeptAnswerCapacity = 64 * 1024;
+  static constexpr size_t kPooledRequests = 64;
 
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
   int start_listening();
   void forget(HttpConnection* conn);
+  // One buffer that every answer is built in before the socket is offered it
+  // (most answers leave at once, so they cost no allocation). Taken, not
+  // borrowed: an answer built while another is being delivered gets a fresh
+  // string, and whichever comes back last is kept.
+  std::string take_answer_buffer() {
+    std::string b = std::move(answer_buffer_);
+    b.clear();
+    return b;
+  }
+  void give_back_answer_buffer(std::string&& b) {
+    if (b.capacity() <= kKeptAnswerCapacity) answer_buffer_ = std::move(b);
+  }
+  // Requests being received come from a small pool: a recycled one keeps the
+  // capacity of its target, Authorization and body strings, so a request
+  // costs no allocation once the pool is warm.
+  std::unique_ptr<HttpConnection::Incoming> take_request();
+  void recycle_request(std::unique_ptr<HttpConnection::Incoming> request);
 
   uv_loop_t* loop_;
   HttpService& service_;
@@ -82,6 +102,8 @@ class HttpListener {
   TimeoutQueue idle_;
   TimeoutQueue receiving_;
   TimeoutQueue lingering_;
+  std::string answer_buffer_;
+  std::vector<std::unique_ptr<HttpConnection::Incoming>> request_pool_;
 };
 
 // The buffer every read lands in (see the file comment).

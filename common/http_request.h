@@ -28,6 +28,20 @@ struct HttpRequest {
   bool keep_alive = true;  // false for Connection: close and for HTTP/1.0
   std::string body;
 
+  // Back to a fresh request; the strings keep their capacity (pooled requests).
+  void reset() {
+    method = Method::Other;
+    target.clear();
+    has_authorization = false;
+    authorization.clear();
+    expect_continue = false;
+    has_body = false;
+    has_content_length = false;
+    content_length = 0;
+    keep_alive = true;
+    body.clear();
+  }
+
   std::string_view path() const;   // target up to '?'
   std::string_view query() const;  // after '?', empty if none
 };
