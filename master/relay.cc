@@ -161,38 +161,46 @@ void Relay::leave(Node* node) {
       ++counters_.dropped;
       continue;
     }
-    std::string body = "\"type\":\"returned\",\"to\":";
-    append_ref(body, *node);
-    body.push_back(',');
-    auto tail_at = static_cast<uint32_t>(body.size());
-    body.append(std::string_view(e.text).substr(e.tail_at));
-    push_event(*thrower, EventKind::Returned, std::move(body), tail_at, std::string());
+    std::string_view tail = std::string_view(e.text).substr(e.tail_at);
+    std::string text = begin_event(*thrower, 96 + node->id.size() + node->name.size() + tail.size());
+    text.append("\"type\":\"returned\",\"to\":");
+    append_ref(text, *node);
+    text.push_back(',');
+    auto tail_at = static_cast<uint32_t>(text.size());
+    text.append(tail);
+    push_event(*thrower, EventKind::Returned, std::move(text), tail_at, std::string());
     ++counters_.returned;
   }
 }
 
 // ---- events --------------------------------------------------------------
 
-void Relay::push_event(Node& node, EventKind kind, std::string&& body, uint32_t tail_at, std::string thrower) {
+std::string Relay::begin_event(const Node& node, size_t rest_bytes) {
+  std::string text;
+  text.reserve(24 + rest_bytes);
+  text.append("{\"seq\":");
+  append_uint(text, node.mailbox.next_seq());
+  text.push_back(',');
+  return text;
+}
+
+void Relay::push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower) {
   Event e;
   e.seq = node.mailbox.next_seq();
   e.kind = kind;
-  e.text.reserve(24 + body.size());
-  e.text.append("{\"seq\":");
-  append_uint(e.text, e.seq);
-  e.text.push_back(',');
-  e.tail_at = static_cast<uint32_t>(e.text.size()) + tail_at;
-  e.text.append(body);
+  e.tail_at = tail_at;
+  e.text = std::move(text);
   e.thrower = std::move(thrower);
   node.mailbox.append(std::move(e));
   wake(node);
 }
 
 void Relay::push_neighbors_event(Node& node) {
-  std::string body = "\"type\":\"neighbors\",";
-  append_place(node, body);
-  body.push_back('}');
-  push_event(node, EventKind::Neighbors, std::move(body), 0, std::string());
+  std::string text = begin_event(node, 320);
+  text.append("\"type\":\"neighbors\",");
+  append_place(node, text);
+  text.push_back('}');
+  push_event(node, EventKind::Neighbors, std::move(text), 0, std::string());
 }
 
 void Relay::append_place(const Node& node, std::string& out) const {
@@ -217,6 +225,16 @@ void Relay::append_place(const Node& node, std::string& out) const {
 
 // ---- polls ---------------------------------------------------------------
 
+std::string Relay::take_render_buffer() {
+  std::string b = std::move(render_buffer_);
+  b.clear();
+  return b;
+}
+
+void Relay::give_back_render_buffer(std::string&& b) {
+  if (b.capacity() <= kKeptRenderCapacity) render_buffer_ = std::move(b);
+}
+
 void Relay::acknowledge(Node& node, uint64_t after) {
   node.mailbox.acknowledge(after, [this](const Event& e) {
     if (e.kind == EventKind::Sprite) ++counters_.delivered;
@@ -227,9 +245,10 @@ void Relay::poll(Node* node, http::HttpConnection* conn, uint32_t slot, uint64_t
   acknowledge(*node, after);
   if (node->poll) answer_poll(*node, /*superseded=*/true);
   if (node->mailbox.size() > 0 || timeout_ms == 0) {
-    std::string body;
+    std::string body = take_render_buffer();
     node->mailbox.render(after, config_.max_events_per_response, body);
     conn->respond_json(slot, 200, body);
+    give_back_render_buffer(std::move(body));
     end_poll(*node);
     return;
   }
@@ -247,7 +266,7 @@ void Relay::answer_poll(Node& node, bool superseded) {
   node.poll = nullptr;
   conn->user = nullptr;
   --polls_pending_;
-  std::string body;
+  std::string body = take_render_buffer();
   if (superseded) {
     body.append("{\"cursor\":");
     append_uint(body, node.poll_after);
@@ -256,6 +275,7 @@ void Relay::answer_poll(Node& node, bool superseded) {
     node.mailbox.render(node.poll_after, config_.max_events_per_response, body);
   }
   conn->respond_json(node.poll_slot, 200, body);
+  give_back_render_buffer(std::move(body));
   end_poll(node);
 }
 
@@ -363,24 +383,24 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
     ++counters_.rejected;
     return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
   }
-  std::string body;
-  body.reserve(96 + thrower->id.size() + thrower->name.size() + sprite_id.size() + sprite.size());
-  body.append("\"type\":\"sprite\",\"from\":");
-  append_ref(body, *thrower);
-  body.push_back(',');
-  auto tail_at = static_cast<uint32_t>(body.size());
-  body.append("\"direction\":\"");
-  body.append(direction_name(direction));
-  body.append("\",");
+  std::string text =
+      begin_event(*receiver, 96 + thrower->id.size() + thrower->name.size() + sprite_id.size() + sprite.size());
+  text.append("\"type\":\"sprite\",\"from\":");
+  append_ref(text, *thrower);
+  text.push_back(',');
+  auto tail_at = static_cast<uint32_t>(text.size());
+  text.append("\"direction\":\"");
+  text.append(direction_name(direction));
+  text.append("\",");
   if (has_id) {
-    body.append("\"id\":");
-    http::append_json_string(body, sprite_id);
-    body.push_back(',');
+    text.append("\"id\":");
+    http::append_json_string(text, sprite_id);
+    text.push_back(',');
   }
-  body.append("\"sprite\":");
-  body.append(sprite);
-  body.push_back('}');
-  push_event(*receiver, EventKind::Sprite, std::move(body), tail_at, thrower->id);
+  text.append("\"sprite\":");
+  text.append(sprite);
+  text.push_back('}');
+  push_event(*receiver, EventKind::Sprite, std::move(text), tail_at, thrower->id);
   ++counters_.accepted;
 
   std::string answer = "{\"to\":";

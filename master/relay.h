@@ -101,7 +101,16 @@ class Relay {
 
   uint64_t now() const { return uv_now(loop_); }
   void arm_timer();
+  // An event's text is built in place: begin_event() writes `{"seq":N,` for
+  // the node's next seq, the caller appends the rest, push_event() stores it
+  // (tail_at: offset of the shared "direction"... part, Sprite/Returned).
+  std::string begin_event(const Node& node, size_t rest_bytes);
   void push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower);
+  // Poll answers are rendered in one kept buffer (taken, so a nested answer
+  // gets its own) before the connection copies them behind the headers.
+  std::string take_render_buffer();
+  void give_back_render_buffer(std::string&& b);
+  static constexpr size_t kKeptRenderCapacity = 64 * 1024;
   void push_neighbors_event(Node& node);
   void wake(Node& node);
   void answer_poll(Node& node, bool superseded);
@@ -118,6 +127,7 @@ class Relay {
   uv_timer_t* timer_;
   uv_idle_t* wake_idle_;
   std::vector<Node*> wake_list_;
+  std::string render_buffer_;
   uint64_t timer_armed_for_ = UINT64_MAX;
   size_t polls_pending_ = 0;
   std::vector<GridMember*> changed_;  // scratch for grid changes
