@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -80,7 +81,7 @@ int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
   app.add_option("--duration", duration, "measured window (after the warmup)")->capture_default_str();
   app.add_option("--warmup", warmup, "load before the measured window, left out of the figures")->capture_default_str();
   app.add_option("--drain", drain, "longest wait for outstanding events after the window")->capture_default_str();
-  app.add_option("--procs", procs, "child processes: auto = ceil(nodes/8000), or a number")->capture_default_str();
+  app.add_option("--procs", procs, "child processes: auto = ceil(nodes/8000), at least one per CPU; or a number")->capture_default_str();
   app.add_option("--source-base", source_base, "first source address of the children's sockets (127.x.y.z), or none")->capture_default_str();
   app.add_option("--poll-timeout-ms", out.poll_timeout_ms, "timeout_ms of each poll (0: the server's default)");
   app.add_option("--group-prefix", out.group_prefix, "group names are prefix + number (default: unique per run)");
@@ -138,7 +139,9 @@ int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
   uint64_t limit = descriptor_limit();
   uint64_t per_proc_max = limit > kSpareDescriptors ? (limit - kSpareDescriptors) / kSocketsPerNode : 0;
   if (procs == "auto") {
-    out.procs = static_cast<uint32_t>((out.nodes + kNodesPerProcAuto - 1) / kNodesPerProcAuto);
+    uint64_t by_sockets = (out.nodes + kNodesPerProcAuto - 1) / kNodesPerProcAuto;
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    out.procs = static_cast<uint32_t>(std::min<uint64_t>(250, std::max<uint64_t>(by_sockets, cpus > 0 ? cpus : 1)));
   } else {
     unsigned n = 0;
     auto [end, ec] = std::from_chars(procs.data(), procs.data() + procs.size(), n);

@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -59,9 +61,10 @@ TEST_CASE("nodes are split over processes with their own source addresses", "[sw
   SwarmOptions o;
   CHECK(parse({"--no-such-flag"}, o) == 2);
   REQUIRE(parse({"--nodes", "20001", "--closed", "10"}, o) == -1);
-  CHECK(o.procs == 3);  // auto: ceil(20001 / 8000)
+  const auto cpus = static_cast<uint32_t>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  CHECK(o.procs == std::max(3u, cpus));  // auto: ceil(20001 / 8000), at least one per CPU
   std::vector<ChildPlan> plans = make_plans(o);
-  REQUIRE(plans.size() == 3);
+  REQUIRE(plans.size() == o.procs);
   uint64_t nodes = 0, closed = 0;
   for (size_t i = 0; i < plans.size(); ++i) {
     CHECK(plans[i].first_node == nodes);
@@ -76,6 +79,10 @@ TEST_CASE("nodes are split over processes with their own source addresses", "[sw
   CHECK(nodes == 20001);
   CHECK(closed == 10);
   CHECK(plans[0].nodes - plans[2].nodes <= 1);
+
+  SwarmOptions small;
+  REQUIRE(parse({"--nodes", "100", "--closed", "10"}, small) == -1);
+  CHECK(small.procs == std::min(100u, cpus));  // one child per CPU even when one would hold them all
 
   SwarmOptions few;
   REQUIRE(parse({"--nodes", "200", "--procs", "2", "--source-base", "none"}, few) == -1);
