@@ -128,6 +128,7 @@ class Relay {
   uv_idle_t* wake_idle_;
   std::vector<Node*> wake_list_;
   std::string render_buffer_;
+  std::string place_buffer_;  // a neighbors event's body, before it is sized
   uint64_t timer_armed_for_ = UINT64_MAX;
   size_t polls_pending_ = 0;
   std::vector<GridMember*> changed_;  // scratch for grid changes
