@@ -1,6 +1,8 @@
-// See http_connection.h. The parser callbacks fill a heap HttpRequest that lives
-// only while a request is being received; answers are serialised at once and
-// either written (when it is their turn) or parked in the backlog until the earlier
+// See http_connection.h. The parser callbacks fill an HttpRequest taken from the
+// listener's pool that the connection holds only while a request is being
+// received; answers are serialised at once, in the listener's answer buffer, and
+// either written (when it is their turn: what the socket does not take is
+// copied into a write request) or copied into the backlog until the earlier
 // answers have gone out.
 #include "common/http_connection.h"
 

@@ -2,10 +2,15 @@
 //
 // It owns what all connections of one port share: the service, the limits, the
 // read buffer lent to every read (reads are consumed synchronously by llhttp, so
-// one buffer per process serves every connection), and the timeouts: three
-// FIFO queues (idle, receiving a request, lingering) swept by one coarse timer. The socket is either bound here or adopted from the
-// supervisor (--master-fd/--worker-fd), so port 0 resolves once for the whole
-// relay and a restarted process keeps the port without dropping queued SYNs.
+// one buffer per process serves every connection), the timeouts (three FIFO
+// queues: idle, receiving a request, lingering, swept by one coarse timer), the
+// buffer every answer is built in, and a small pool of request objects. The
+// last two make an answered request cost no allocation once warm: most answers
+// leave in the write that offers them, and only what the socket refuses is
+// copied into a write request. The socket is either bound here or adopted from
+// the supervisor (--master-fd/--worker-fd), so port 0 resolves once for the
+// whole relay and a restarted process keeps the port without dropping queued
+// SYNs.
 //
 // Accepting on a full fd table: libuv keeps a spare descriptor and, on EMFILE,
 // accepts and closes the pending connections instead of spinning; we only log
