@@ -111,7 +111,7 @@ std::unique_ptr<HttpConnection::Incoming> HttpListener::take_request() {
 }
 
 void HttpListener::recycle_request(std::unique_ptr<HttpConnection::Incoming> r) {
-  if (!r || request_pool_.size() >= kPooledRequests || r->body.capacity() > kKeptAnswerCapacity) return;
+  if (!r || request_pool_.size() >= kPooledRequests || r->body.capacity() > kKeptRequestBodyCapacity) return;
   r->reset();
   request_pool_.push_back(std::move(r));
 }

@@ -66,7 +66,11 @@ class HttpListener {
   static constexpr int kBacklog = 65535;  // the kernel clamps it to net.core.somaxconn
   static constexpr uint64_t kSweepMs = 250;
   static constexpr size_t kKeptAnswerCapacity = 64 * 1024;
-  static constexpr size_t kPooledRequests = 64;
+  // Most requests arrive whole in one read, so few are ever being received at
+  // once; the pool keeps 16, each with a body of at most 16 KiB (the default
+  // body limit): at most ~400 KiB per listener, header limits included.
+  static constexpr size_t kPooledRequests = 16;
+  static constexpr size_t kKeptRequestBodyCapacity = 16 * 1024;
 
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
@@ -84,9 +88,9 @@ class HttpListener {
   void give_back_answer_buffer(std::string&& b) {
     if (b.capacity() <= kKeptAnswerCapacity) answer_buffer_ = std::move(b);
   }
-  // Requests being received come from a small pool: a recycled one keeps the
-  // capacity of its target, Authorization and body strings, so a request
-  // costs no allocation once the pool is warm.
+  // Requests being received come from a small pool (kPooledRequests): a
+  // recycled one keeps the capacity of its target, Authorization and body
+  // strings, so a request costs no allocation once the pool is warm.
   std::unique_ptr<HttpConnection::Incoming> take_request();
   void recycle_request(std::unique_ptr<HttpConnection::Incoming> request);
 
