@@ -126,6 +126,8 @@ struct Seen {
   std::string authorization;
   bool expect_continue = false;
   bool has_body = false;
+  bool has_content_length = false;
+  uint64_t content_length = 0;
   bool keep_alive = true;
 };
 
@@ -178,6 +180,8 @@ class RecordingService final : public HttpService {
     s.authorization = req.authorization;
     s.expect_continue = req.expect_continue;
     s.has_body = req.has_body;
+    s.has_content_length = req.has_content_length;
+    s.content_length = req.content_length;
     s.keep_alive = req.keep_alive;
     requests.push_back(s);
     max_outstanding = std::max(max_outstanding, ++outstanding);
@@ -476,6 +480,54 @@ TEST_CASE("a keep-alive connection serves one request after another") {
   CHECK(h.service->requests[0].conn == h.service->requests[1].conn);
   CHECK(h.service->requests[0].keep_alive);
   CHECK(h.service->closes.empty());
+  finish(h);
+}
+
+// Request objects are pooled by the listener: the one that carried the first
+// request carries the next, and must arrive as fresh as a new one.
+TEST_CASE("a request after one with every field set carries none of them") {
+  Harness h;
+  TestClient& c = h.connect();
+  bool body_sent = false;
+  c.on_data = [&] {
+    if (!body_sent && c.received.size() >= kContinue.size()) {
+      body_sent = true;
+      c.send("hello");
+    }
+  };
+  c.send("POST /full?x=1 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+         "Authorization: Bearer abc\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+  // The pool belongs to the listener, so the next connection gets the object.
+  TestClient& next = h.connect();
+  next.send(get("/bare"));
+  REQUIRE(h.run_until([&] { return next.finals().size() == 1; }));
+  next.send(get("/other"));
+  REQUIRE(h.run_until([&] { return next.finals().size() == 2; }));
+
+  REQUIRE(h.service->requests.size() == 3);
+  const Seen& full = h.service->requests[0];
+  CHECK(full.method == Method::Post);
+  CHECK(full.has_authorization);
+  CHECK(full.expect_continue);
+  CHECK(full.has_body);
+  CHECK(full.has_content_length);
+  CHECK(full.content_length == 5);
+  CHECK_FALSE(full.keep_alive);
+  for (size_t i = 1; i < 3; ++i) {
+    const Seen& bare = h.service->requests[i];
+    INFO("request " << i);
+    CHECK(bare.method == Method::Get);
+    CHECK((bare.target == "/bare" || bare.target == "/other"));
+    CHECK(bare.body.empty());
+    CHECK_FALSE(bare.has_authorization);
+    CHECK(bare.authorization.empty());
+    CHECK_FALSE(bare.expect_continue);
+    CHECK_FALSE(bare.has_body);
+    CHECK_FALSE(bare.has_content_length);
+    CHECK(bare.content_length == 0);
+    CHECK(bare.keep_alive);
+  }
   finish(h);
 }
 
