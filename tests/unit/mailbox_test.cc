@@ -306,7 +306,10 @@ TEST_CASE("a mailbox emptied by take_all holds no heap memory") {
     box.acknowledge(4, [](const Event&) {});
     (void)box.take_all();
   });
-  CHECK(per_box < 16);
+  // Less than one event slot: allocator noise only. glibc's mallinfo2 counts
+  // chunks parked in its per-thread cache as in use, which left exactly 16
+  // bytes per box in some runs under ctest; a kept vector would leave ~2.5 KB.
+  CHECK(per_box < sizeof(Event));
 }
 
 TEST_CASE("acknowledged events give their text back at once") {
