@@ -272,12 +272,7 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
       c->close_slot_ = slot;
       c->stop_parsing_ = true;
     }
-    HttpListener& listener = c->listener_;
-    std::string bytes = listener.take_answer_buffer();
-    append_response(bytes, early->status, kJsonType, early->body, early->extra_headers, c->close_slot_ == slot);
-    if (c->answers_head(slot)) bytes.resize(bytes.size() - early->body.size());
-    c->deliver(slot, bytes);
-    listener.give_back_answer_buffer(std::move(bytes));
+    c->respond(slot, early->status, kJsonType, early->body, early->extra_headers);
     return has_body ? HPE_PAUSED : 0;
   }
   if (r.expect_continue && r.has_body && c->write_slot_ == slot) {
