@@ -322,15 +322,15 @@ void HttpConnection::fail(uint16_t status, std::string_view code, std::string_vi
 void HttpConnection::respond(uint32_t slot, uint16_t status, std::string_view content_type,
                              std::string_view body, std::string_view extra_headers) {
   if (state_ != State::Open) return;
-  HttpListener& listener = listener_;
-  std::string bytes = listener.take_answer_buffer();
+  KeptBuffer& kept = listener_.answer_buffer_;
+  std::string bytes = kept.take();
   bytes.reserve(160 + body.size() + extra_headers.size());
   append_response(bytes, status, content_type, body, extra_headers, slot == close_slot_);
   // The answer to HEAD is the answer to GET without its body (Content-Length
   // still says how long the body would be).
   if (answers_head(slot)) bytes.resize(bytes.size() - body.size());
   deliver(slot, bytes);
-  listener.give_back_answer_buffer(std::move(bytes));
+  kept.give_back(std::move(bytes));
 }
 
 HttpConnection::Backlog& HttpConnection::backlog() {

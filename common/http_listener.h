@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/http_connection.h"
+#include "common/kept_buffer.h"
 #include "common/timeout_queue.h"
 
 namespace sprites::http {
@@ -65,7 +66,6 @@ class HttpListener {
   friend class HttpConnection;
   static constexpr int kBacklog = 65535;  // the kernel clamps it to net.core.somaxconn
   static constexpr uint64_t kSweepMs = 250;
-  static constexpr size_t kKeptAnswerCapacity = 64 * 1024;
   // Most requests arrive whole in one read, so few are ever being received at
   // once; the pool keeps 16, each with a body of at most 16 KiB (the default
   // body limit): at most ~400 KiB per listener, header limits included.
@@ -76,18 +76,6 @@ class HttpListener {
   static void on_sweep(uv_timer_t* timer);
   int start_listening();
   void forget(HttpConnection* conn);
-  // One buffer that every answer is built in before the socket is offered it
-  // (most answers leave at once, so they cost no allocation). Taken, not
-  // borrowed: an answer built while another is being delivered gets a fresh
-  // string, and whichever comes back last is kept.
-  std::string take_answer_buffer() {
-    std::string b = std::move(answer_buffer_);
-    b.clear();
-    return b;
-  }
-  void give_back_answer_buffer(std::string&& b) {
-    if (b.capacity() <= kKeptAnswerCapacity) answer_buffer_ = std::move(b);
-  }
   // Requests being received come from a small pool (kPooledRequests): a
   // recycled one keeps the capacity of its target, Authorization and body
   // strings, so a request costs no allocation once the pool is warm.
@@ -111,7 +99,9 @@ class HttpListener {
   TimeoutQueue idle_;
   TimeoutQueue receiving_;
   TimeoutQueue lingering_;
-  std::string answer_buffer_;
+  // Every answer is built here before the socket is offered it (most answers
+  // leave at once, so they cost no allocation).
+  KeptBuffer answer_buffer_{64 * 1024};
   std::vector<std::unique_ptr<HttpConnection::Incoming>> request_pool_;
 };
 

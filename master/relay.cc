@@ -231,16 +231,6 @@ void Relay::append_place(const Node& node, std::string& out) const {
 
 // ---- polls ---------------------------------------------------------------
 
-std::string Relay::take_render_buffer() {
-  std::string b = std::move(render_buffer_);
-  b.clear();
-  return b;
-}
-
-void Relay::give_back_render_buffer(std::string&& b) {
-  if (b.capacity() <= kKeptRenderCapacity) render_buffer_ = std::move(b);
-}
-
 void Relay::acknowledge(Node& node, uint64_t after) {
   node.mailbox.acknowledge(after, [this](const Event& e) {
     if (e.kind == EventKind::Sprite) ++counters_.delivered;
@@ -251,10 +241,10 @@ void Relay::poll(Node* node, http::HttpConnection* conn, uint32_t slot, uint64_t
   acknowledge(*node, after);
   if (node->poll) answer_poll(*node, /*superseded=*/true);
   if (node->mailbox.size() > 0 || timeout_ms == 0) {
-    std::string body = take_render_buffer();
+    std::string body = render_buffer_.take();
     node->mailbox.render(after, config_.max_events_per_response, body);
     conn->respond_json(slot, 200, body);
-    give_back_render_buffer(std::move(body));
+    render_buffer_.give_back(std::move(body));
     end_poll(*node);
     return;
   }
@@ -272,7 +262,7 @@ void Relay::answer_poll(Node& node, bool superseded) {
   node.poll = nullptr;
   conn->user = nullptr;
   --polls_pending_;
-  std::string body = take_render_buffer();
+  std::string body = render_buffer_.take();
   if (superseded) {
     body.append("{\"cursor\":");
     append_uint(body, node.poll_after);
@@ -281,7 +271,7 @@ void Relay::answer_poll(Node& node, bool superseded) {
     node.mailbox.render(node.poll_after, config_.max_events_per_response, body);
   }
   conn->respond_json(node.poll_slot, 200, body);
-  give_back_render_buffer(std::move(body));
+  render_buffer_.give_back(std::move(body));
   end_poll(node);
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/direction.h"
+#include "common/kept_buffer.h"
 #include "master/deadlines.h"
 #include "master/node.h"
 #include "master/stats.h"
@@ -106,11 +107,7 @@ class Relay {
   // (tail_at: offset of the shared "direction"... part, Sprite/Returned).
   std::string begin_event(const Node& node, size_t rest_bytes);
   void push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower);
-  // Poll answers are rendered in one kept buffer (taken, so a nested answer
-  // gets its own) before the connection copies them behind the headers.
-  std::string take_render_buffer();
-  void give_back_render_buffer(std::string&& b);
-  static constexpr size_t kKeptRenderCapacity = 64 * 1024;
+
   void push_neighbors_event(Node& node);
   void wake(Node& node);
   void answer_poll(Node& node, bool superseded);
@@ -127,7 +124,9 @@ class Relay {
   uv_timer_t* timer_;
   uv_idle_t* wake_idle_;
   std::vector<Node*> wake_list_;
-  std::string render_buffer_;
+  // Poll answers are rendered here before the connection copies them behind
+  // the headers.
+  KeptBuffer render_buffer_{64 * 1024};
   std::string place_buffer_;  // a neighbors event's body, before it is sized
   uint64_t timer_armed_for_ = UINT64_MAX;
   size_t polls_pending_ = 0;
