@@ -442,6 +442,16 @@ class Harness {
   uint16_t port_ = 0;
 };
 
+// Sends `body` once the client has read the server's 100 Continue.
+void send_body_after_continue(TestClient& c, std::string body) {
+  c.on_data = [&c, body = std::move(body), sent = false]() mutable {
+    if (!sent && c.received.size() >= kContinue.size()) {
+      sent = true;
+      c.send(body);
+    }
+  };
+}
+
 // The common ending: a clean loop, no connection left, and one on_close per
 // connection the listener accepted.
 void finish(Harness& h) {
@@ -488,13 +498,7 @@ TEST_CASE("a keep-alive connection serves one request after another") {
 TEST_CASE("a request after one with every field set carries none of them") {
   Harness h;
   TestClient& c = h.connect();
-  bool body_sent = false;
-  c.on_data = [&] {
-    if (!body_sent && c.received.size() >= kContinue.size()) {
-      body_sent = true;
-      c.send("hello");
-    }
-  };
+  send_body_after_continue(c, "hello");
   c.send("POST /full?x=1 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
          "Authorization: Bearer abc\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
   REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
@@ -800,13 +804,7 @@ TEST_CASE("a chunked body over max_body_bytes gets 413 too_large and a close") {
 TEST_CASE("Expect: 100-continue gets 100 Continue before the final answer") {
   Harness h;
   TestClient& c = h.connect();
-  bool body_sent = false;
-  c.on_data = [&] {
-    if (!body_sent && c.received.size() >= kContinue.size()) {
-      body_sent = true;
-      c.send("hello");
-    }
-  };
+  send_body_after_continue(c, "hello");
   c.send("POST /expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
   REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
 
@@ -999,14 +997,8 @@ TEST_CASE("on_close is called exactly once per connection however it ends") {
 TEST_CASE("a closing request whose body arrives in a later read is answered") {
   Harness h;
   TestClient& c = h.connect();
-  bool body_sent = false;
   SECTION("Connection: close with Expect: 100-continue") {
-    c.on_data = [&] {
-      if (!body_sent && c.received.size() >= kContinue.size()) {
-        body_sent = true;
-        c.send("hello");
-      }
-    };
+    send_body_after_continue(c, "hello");
     c.send(
         "POST /late HTTP/1.1\r\nHost: test\r\nConnection: close\r\nExpect: 100-continue\r\n"
         "Content-Length: 5\r\n\r\n");
