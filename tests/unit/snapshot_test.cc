@@ -12,26 +12,18 @@
 
 #include "master/relay.h"
 #include "master/snapshot.h"
+#include "relay_fixture.h"
 
 using namespace sprites;
 using namespace sprites::master;
 
 namespace {
 
-// A relay on its own loop, closed cleanly at the end of each test.
-struct Fixture {
-  uv_loop_t loop{};
-  Counters counters;
-  RelayConfig config;
-  std::unique_ptr<Relay> relay;
+// A relay on its own loop (relay_fixture.h) and a snapshot path of its own.
+struct Fixture : test::RelayFixture {
   std::string path;
 
-  explicit Fixture(uint32_t width = 3) {
-    uv_loop_init(&loop);
-    config.grid_width = width;
-    config.max_nodes = 1000;
-    config.rate_limit = 0;
-    relay = std::make_unique<Relay>(&loop, config, counters);
+  explicit Fixture(uint32_t width = 3) : RelayFixture(width) {
     char name[] = "/tmp/sprites-snapshot-test-XXXXXX";
     int fd = mkstemp(name);
     ::close(fd);
@@ -39,10 +31,6 @@ struct Fixture {
     ::unlink(path.c_str());
   }
   ~Fixture() {
-    relay->close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    relay.reset();
-    CHECK(uv_loop_close(&loop) == 0);
     ::unlink(path.c_str());
     ::unlink((path + ".refused").c_str());
   }
