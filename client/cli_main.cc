@@ -129,7 +129,6 @@ class Command final : public SessionObserver {
     session_->adopt(args.node, args.token, args.after);
     printed_seq_ = args.after;
     session_->set_poll_timeout_ms(args.timeout_ms);
-    session_->set_keep_raw(true);
     uv_signal_start(&sigint_, &Command::on_signal, SIGINT);
     uv_signal_start(&sigterm_, &Command::on_signal, SIGTERM);
     session_->start_polling();
@@ -149,7 +148,7 @@ class Command final : public SessionObserver {
 
   void on_event(NodeSession&, const Event& event) override {
     if (done_ || acknowledging_) return;
-    print_line(event.raw.empty() ? event.json.dump() : std::string(event.raw));
+    print_line(std::string(event.raw));
     printed_seq_ = event.seq;
     poll_failures_ = 0;
     if (count_ != 0 && ++printed_ == count_) acknowledge_and_exit();

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "client/json_check.h"
+
 namespace sprites::client {
 
 std::string_view poll_stop_name(PollStop why) {
@@ -87,50 +89,44 @@ void NodeSession::on_poll_answer(Response&& response) {
     bool refused = response.status >= 400 && response.status < 500;
     return stop(refused ? PollStop::Refused : PollStop::Failed, response);
   }
-  std::optional<Json> parsed = parse_json(response.body);
+  // Checked whole, then read in place (see protocol.h): no DOM per answer.
+  RawObject body(response.body);
   uint64_t answer_cursor = 0;
-  const Json* events = nullptr;
-  if (parsed && read_uint(*parsed, "cursor", answer_cursor)) {
-    auto it = parsed->find("events");
-    if (it != parsed->end() && it->is_array()) events = &*it;
-  }
-  if (events == nullptr) {
+  std::optional<std::vector<std::string_view>> events;
+  if (is_json(response.body) && body.read_uint("cursor", answer_cursor)) events = body.array_elements("events");
+  if (!events) {
     Response odd = std::move(response);
     odd.failure = "a poll answer that is not {cursor, events}: " + odd.body.substr(0, 200);
     odd.status = 0;
     return stop(PollStop::Failed, odd);
   }
-  const Json& body = *parsed;
-  std::vector<std::string_view> raw;
-  if (keep_raw_) {
-    raw = raw_array_elements(response.body, "events");
-    if (raw.size() != events->size()) raw.clear();  // cannot happen for valid JSON; then no raw bytes
-  }
-  for (size_t i = 0; i < events->size(); ++i) {
-    const Json& event = (*events)[i];
+  for (std::string_view raw : *events) {
+    RawObject event(raw);
     uint64_t seq = 0;
-    if (!read_uint(event, "seq", seq)) continue;  // not an event: nothing to acknowledge it by
+    if (!event.read_uint("seq", seq)) continue;  // not an event: nothing to acknowledge it by
     if (seq <= last_seq_) {
       ++duplicates_dropped_;
       continue;
     }
     last_seq_ = seq;
     std::string type_name;
-    read_string(event, "type", type_name);
+    event.read_string("type", type_name);
     EventType type = event_type(type_name);
     if (type == EventType::Neighbors) {
-      if (auto it = event.find("neighbors"); it != event.end()) read_neighbours(*it, neighbours_);
-      if (auto it = event.find("position"); it != event.end()) read_position(*it, position_);
+      // Rare (joins and leaves nearby): read with the DOM readers.
+      std::optional<Json> parsed = parse_json(raw);
+      if (parsed) {
+        if (auto it = parsed->find("neighbors"); it != parsed->end()) read_neighbours(*it, neighbours_);
+        if (auto it = parsed->find("position"); it != parsed->end()) read_position(*it, position_);
+      }
     }
-    observer_.on_event(*this, Event{seq, type, event, raw.empty() ? std::string_view() : raw[i]});
+    observer_.on_event(*this, Event{seq, type, raw});
     if (state_ != State::Joined) return;  // the observer left or the node went away
   }
   // The cursor only moves forward: an answer never un-acknowledges.
   cursor_ = std::max(cursor_, answer_cursor);
-  auto superseded = body.find("superseded");
-  if (superseded != body.end() && superseded->is_boolean() && superseded->get<bool>()) {
-    return stop(PollStop::Superseded, response);
-  }
+  bool superseded = false;
+  if (body.read_bool("superseded", superseded) && superseded) return stop(PollStop::Superseded, response);
   if (polling_ && !poll_outstanding_) poll();
 }
 

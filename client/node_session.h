@@ -44,14 +44,15 @@ namespace sprites::client {
 
 class NodeSession;
 
-// An event after dedup. `json` is the whole event object, parsed; `raw` its
-// bytes as the relay sent them (only with NodeSession::set_keep_raw, else
-// empty). Both are valid only during the callback.
+// An event after dedup: the event object's bytes as the relay sent them
+// (valid JSON: the whole answer was checked), valid only during the callback.
+// Read members with RawObject(raw); json() builds the DOM when one is needed.
 struct Event {
   uint64_t seq;
   EventType type;
-  const Json& json;
   std::string_view raw;
+
+  Json json() const { return Json::parse(raw, nullptr, /*allow_exceptions=*/false); }
 };
 
 enum class PollStop : uint8_t {
@@ -94,9 +95,6 @@ class NodeSession {
   void stop_polling() { polling_ = false; }
   // timeout_ms sent with every poll; unset: the server's default (its maximum).
   void set_poll_timeout_ms(std::optional<uint64_t> timeout_ms) { poll_timeout_ms_ = timeout_ms; }
-  // Hand each event's raw bytes to the observer too (Event::raw): costs a
-  // second pass over every answer, so only a tool that prints events asks.
-  void set_keep_raw(bool keep) { keep_raw_ = keep; }
 
   // POST /v1/nodes/{id}/sprites on the worker transport. `sprite_json` is
   // spliced into the body byte for byte.
@@ -141,7 +139,6 @@ class NodeSession {
   bool polling_ = false;
   bool poll_outstanding_ = false;
   bool poll_after_join_ = false;
-  bool keep_raw_ = false;
 };
 
 }  // namespace sprites::client

@@ -1,6 +1,8 @@
 // See protocol.h.
 #include "client/protocol.h"
 
+#include <charconv>
+
 #include "common/http_response.h"
 
 namespace sprites::client {
@@ -114,6 +116,7 @@ struct RawScanner {
   size_t pos = 0;
 
   bool done() const { return pos >= text.size(); }
+  bool at(char c) const { return !done() && text[pos] == c; }
   void skip_space() {
     while (!done() && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' || text[pos] == '\r')) ++pos;
   }
@@ -151,43 +154,104 @@ struct RawScanner {
       ++pos;
     }
   }
+  // Past a ',' before the next item; false at the end of the container.
+  bool next_item() {
+    skip_space();
+    if (!at(',')) return false;
+    ++pos;
+    skip_space();
+    return true;
+  }
 };
+
+// The content of a JSON string (the bytes between its quotes), unescaped.
+std::string unescape(std::string_view content) {
+  if (content.find('\\') == std::string_view::npos) return std::string(content);
+  std::string quoted;
+  quoted.reserve(content.size() + 2);
+  quoted.append(1, '"').append(content).append(1, '"');
+  Json value = Json::parse(quoted, nullptr, /*allow_exceptions=*/false);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+bool key_is(std::string_view raw_key, std::string_view key) {
+  if (raw_key.find('\\') == std::string_view::npos) return raw_key == key;
+  return unescape(raw_key) == key;
+}
 
 }  // namespace
 
-std::vector<std::string_view> raw_array_elements(std::string_view object_text, std::string_view key) {
-  std::vector<std::string_view> out;
-  RawScanner s{object_text};
+RawObject::RawObject(std::string_view text) : text_(text) {
+  RawScanner s{text_};
   s.skip_space();
-  if (s.done() || object_text[s.pos] != '{') return out;
+  if (!s.at('{')) return;
   ++s.pos;
-  for (;;) {
-    s.skip_space();
-    if (s.done() || object_text[s.pos] != '"') return out;
+  s.skip_space();
+  while (s.at('"')) {
     std::string_view name = s.string();
     s.skip_space();
-    if (s.done() || object_text[s.pos] != ':') return out;
+    if (!s.at(':')) return;
     ++s.pos;
     s.skip_space();
-    if (name == key) {
-      if (s.done() || object_text[s.pos] != '[') return out;
-      ++s.pos;
-      for (;;) {
-        s.skip_space();
-        if (s.done() || object_text[s.pos] == ']') return out;
-        size_t begin = s.pos;
-        s.value();
-        out.push_back(object_text.substr(begin, s.pos - begin));
-        s.skip_space();
-        if (s.done() || object_text[s.pos] != ',') return out;
-        ++s.pos;
-      }
-    }
+    size_t begin = s.pos;
     s.value();
-    s.skip_space();
-    if (s.done() || object_text[s.pos] != ',') return out;
-    ++s.pos;
+    add(Member{name, text_.substr(begin, s.pos - begin)});
+    if (!s.next_item()) return;
   }
+}
+
+void RawObject::add(Member m) {
+  if (count_ < kInlineMembers) inline_[count_] = m;
+  else spilled_.push_back(m);
+  ++count_;
+}
+
+std::optional<std::string_view> RawObject::member(std::string_view key) const {
+  for (size_t i = count_; i-- > 0;) {  // the last of a repeated key counts
+    const Member& m = i < kInlineMembers ? inline_[i] : spilled_[i - kInlineMembers];
+    if (key_is(m.key, key)) return m.value;
+  }
+  return std::nullopt;
+}
+
+bool RawObject::read_uint(std::string_view key, uint64_t& out) const {
+  std::optional<std::string_view> v = member(key);
+  if (!v || v->empty()) return false;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
+  if (ec != std::errc() || end != v->data() + v->size()) return false;  // "-1", "1.5", "1e3", "\"7\""
+  out = value;
+  return true;
+}
+
+bool RawObject::read_string(std::string_view key, std::string& out) const {
+  std::optional<std::string_view> v = member(key);
+  if (!v || v->size() < 2 || v->front() != '"') return false;
+  out = unescape(v->substr(1, v->size() - 2));
+  return true;
+}
+
+bool RawObject::read_bool(std::string_view key, bool& out) const {
+  std::optional<std::string_view> v = member(key);
+  if (v == "true") out = true;
+  else if (v == "false") out = false;
+  else return false;
+  return true;
+}
+
+std::optional<std::vector<std::string_view>> RawObject::array_elements(std::string_view key) const {
+  std::optional<std::string_view> v = member(key);
+  if (!v || !v->starts_with('[')) return std::nullopt;
+  std::vector<std::string_view> out;
+  RawScanner s{*v, 1};
+  s.skip_space();
+  if (s.at(']')) return out;
+  do {
+    size_t begin = s.pos;
+    s.value();
+    out.push_back(v->substr(begin, s.pos - begin));
+  } while (s.next_item());
+  return out;
 }
 
 std::string error_code(const Response& response) {

@@ -56,10 +56,9 @@ void Ledger::skipped(uint64_t now_ns) {
   if (measured(now_ns)) ++figures_.skipped;
 }
 
-bool Ledger::parse_id(const client::Json& event, uint32_t& child, uint64_t& seq) const {
-  auto it = event.find("id");
-  if (it == event.end() || !it->is_string()) return false;
-  const std::string& id = it->get_ref<const std::string&>();
+bool Ledger::parse_id(const client::RawObject& event, uint32_t& child, uint64_t& seq) const {
+  std::string id;
+  if (!event.read_string("id", id)) return false;
   size_t dash = id.find('-');
   if (dash == std::string::npos) return false;
   const char* begin = id.data();
@@ -69,12 +68,12 @@ bool Ledger::parse_id(const client::Json& event, uint32_t& child, uint64_t& seq)
          child < procs_;
 }
 
-void Ledger::on_sprite(const client::Json& event, uint64_t now_ns) {
+void Ledger::on_sprite(const client::RawObject& event, uint64_t now_ns) {
   uint32_t child = 0;
   uint64_t seq = 0;
   uint64_t sent_ns = 0;
-  auto sprite = event.find("sprite");
-  if (!parse_id(event, child, seq) || sprite == event.end() || !client::read_uint(*sprite, "t", sent_ns)) {
+  std::optional<std::string_view> sprite = event.member("sprite");
+  if (!parse_id(event, child, seq) || !sprite || !client::RawObject(*sprite).read_uint("t", sent_ns)) {
     ++figures_.foreign;
     return;
   }
@@ -91,7 +90,7 @@ void Ledger::on_sprite(const client::Json& event, uint64_t now_ns) {
   }
 }
 
-void Ledger::on_returned(const client::Json& event) {
+void Ledger::on_returned(const client::RawObject& event) {
   ++figures_.returned;
   uint32_t child = 0;
   uint64_t seq = 0;

@@ -53,8 +53,8 @@ class Ledger {
   void skipped(uint64_t now_ns);
 
   // Receiver side.
-  void on_sprite(const client::Json& event, uint64_t now_ns);
-  void on_returned(const client::Json& event);
+  void on_sprite(const client::RawObject& event, uint64_t now_ns);
+  void on_returned(const client::RawObject& event);
 
   uint64_t in_flight() const { return in_flight_; }
   uint64_t accepted_all() const { return figures_.accepted_all; }
@@ -69,7 +69,7 @@ class Ledger {
 
  private:
   // Parses "<child>-<seq>"; false for ids that are not this swarm's.
-  bool parse_id(const client::Json& event, uint32_t& child, uint64_t& seq) const;
+  bool parse_id(const client::RawObject& event, uint32_t& child, uint64_t& seq) const;
 
   uint32_t procs_;
   uint32_t self_;

@@ -72,8 +72,8 @@ struct Recorder final : SessionObserver {
   void on_joined(NodeSession&, const Json&) override { ++joined; }
   void on_join_failed(NodeSession&, const Response& r) override { join_failures.push_back(describe(r)); }
   void on_event(NodeSession& s, const Event& e) override {
-    events.emplace_back(e.seq, e.json.value("type", ""));
-    if (e.type == EventType::Sprite) sprite_ids.push_back(e.json.value("id", ""));
+    events.emplace_back(e.seq, e.json().value("type", ""));
+    if (e.type == EventType::Sprite) sprite_ids.push_back(e.json().value("id", ""));
     if (on_each) on_each(s, e);
   }
   void on_poll_stopped(NodeSession&, PollStop why, const Response&) override { stops.push_back(why); }
@@ -351,9 +351,8 @@ TEST_CASE("an adopted node polls from the cursor it was given", "[client][sessio
   CHECK(observer.sprite_ids == std::vector<std::string>{"new"});
 }
 
-TEST_CASE("with keep_raw the observer gets each event's bytes as the relay sent them", "[client][session]") {
+TEST_CASE("the observer gets each event's bytes as the relay sent them", "[client][session]") {
   Joined j;
-  j.session.set_keep_raw(true);
   std::vector<std::string> raw;
   j.observer.on_each = [&](NodeSession&, const Event& e) { raw.emplace_back(e.raw); };
   const std::string first = R"({"seq":1,"type":"sprite","id":"a,]}","sprite":{"x":1.10,"s":"\"}]","n":[1,{"y":[]}]}})";
@@ -363,21 +362,60 @@ TEST_CASE("with keep_raw the observer gets each event's bytes as the relay sent 
   REQUIRE(raw.size() == 2);
   CHECK(raw[0] == first);
   CHECK(raw[1] == second);
-
-  SECTION("without it, raw is empty") {
-    j.session.set_keep_raw(false);
-    raw.clear();
-    j.master.answer(200, poll_answer(3, {sprite_event(3, "s-3")}));
-    REQUIRE(raw.size() == 1);
-    CHECK(raw[0].empty());
-  }
+  CHECK(j.session.neighbours()[Direction::Left].node == "a");
+  CHECK(j.master.oldest().target == "/v1/nodes/me/events?after=2");
 }
 
-TEST_CASE("raw array elements are found only in the named top-level member", "[client][session]") {
-  CHECK(raw_array_elements(R"({"a":[1,2],"events":[3, "x" ,{"events":[9]}]})", "events") ==
-        std::vector<std::string_view>{"3", "\"x\"", R"({"events":[9]})"});
-  CHECK(raw_array_elements(R"({"cursor":0,"events":[]})", "events").empty());
-  CHECK(raw_array_elements(R"({"cursor":0})", "events").empty());
-  CHECK(raw_array_elements(R"({"events":{}})", "events").empty());
-  CHECK(raw_array_elements(R"([1,2])", "events").empty());
+TEST_CASE("a poll answer is read by its members, whatever their spelling or order", "[client][session]") {
+  Joined j;
+  // Escaped keys and type, members in another order, nested look-alikes.
+  j.master.answer(200, R"({"events":[{"sprite":{"seq":99,"type":"neighbors"},"\u0074ype":"spr\u0069te","id":"e-1",)"
+                       R"("se\u0071":1}],"cursor":1,"superseded":false})");
+  CHECK(j.observer.events == std::vector<std::pair<uint64_t, std::string>>{{1, "sprite"}});
+  CHECK(j.observer.sprite_ids == std::vector<std::string>{"e-1"});
+  CHECK(j.session.cursor() == 1);
+  CHECK(j.observer.stops.empty());
+  CHECK(j.master.oldest().target == "/v1/nodes/me/events?after=1");
+}
+
+TEST_CASE("an event whose seq is not a non-negative integer is skipped", "[client][session]") {
+  Joined j;
+  j.master.answer(200, R"({"cursor":4,"events":[{"seq":"1","type":"sprite","id":"s"},{"seq":-2,"type":"sprite"},)"
+                       R"({"seq":3.5,"type":"sprite"},{"seq":4,"type":"sprite","id":"ok"}]})");
+  CHECK(j.observer.sprite_ids == std::vector<std::string>{"ok"});
+  CHECK(j.session.last_seq() == 4);
+}
+
+TEST_CASE("a poll answer that is not JSON stops polling as failed, even when its members look right",
+          "[client][session]") {
+  Joined j;
+  j.master.answer(200, R"({"cursor":1,"events":[{"seq":1,"type":"sprite","id":"x"}]} trailing)");
+  CHECK(j.observer.events.empty());
+  CHECK(j.observer.stops == std::vector<PollStop>{PollStop::Failed});
+  CHECK_FALSE(j.session.polling());
+}
+
+TEST_CASE("a raw object finds top-level members only, the last of a repeated key", "[client][protocol]") {
+  RawObject o(R"( { "a" : [1,2] , "events":[3, "x" ,{"events":[9]}], "n": 12 ,"s":"q\"}","t":true,"n":13} )");
+  CHECK(o.array_elements("events") == std::vector<std::string_view>{"3", "\"x\"", R"({"events":[9]})"});
+  CHECK(o.member("a") == "[1,2]");
+  uint64_t n = 0;
+  CHECK(o.read_uint("n", n));
+  CHECK(n == 13);
+  std::string text;
+  CHECK(o.read_string("s", text));
+  CHECK(text == "q\"}");
+  bool flag = false;
+  CHECK(o.read_bool("t", flag));
+  CHECK(flag);
+  CHECK_FALSE(o.member("x"));
+  CHECK_FALSE(o.read_uint("s", n));
+  CHECK_FALSE(o.read_string("n", text));
+  CHECK_FALSE(o.read_bool("n", flag));
+  CHECK(RawObject(R"({"cursor":0,"events":[]})").array_elements("events")->empty());
+  CHECK_FALSE(RawObject(R"({"cursor":0})").array_elements("events"));
+  CHECK_FALSE(RawObject(R"({"events":{}})").array_elements("events"));
+  CHECK_FALSE(RawObject(R"([1,2])").member("events"));
+  CHECK_FALSE(RawObject("{}").member(""));
+  CHECK(RawObject(R"({"":1})").member("") == "1");
 }
