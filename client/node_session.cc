@@ -90,10 +90,11 @@ void NodeSession::on_poll_answer(Response&& response) {
     return stop(refused ? PollStop::Refused : PollStop::Failed, response);
   }
   // Checked whole, then read in place (see protocol.h): no DOM per answer.
-  RawObject body(response.body);
+  bool valid = is_json(response.body);
+  RawObject body(valid ? std::string_view(response.body) : std::string_view());
   uint64_t answer_cursor = 0;
   std::optional<std::vector<std::string_view>> events;
-  if (is_json(response.body) && body.read_uint("cursor", answer_cursor)) events = body.array_elements("events");
+  if (body.read_uint("cursor", answer_cursor)) events = body.array_elements("events");
   if (!events) {
     Response odd = std::move(response);
     odd.failure = "a poll answer that is not {cursor, events}: " + odd.body.substr(0, 200);
