@@ -136,8 +136,8 @@ class Command final : public SessionObserver {
 
   // ---- SessionObserver ----
 
-  void on_joined(NodeSession&, const Json& answer) override {
-    print_line(answer.dump());
+  void on_joined(NodeSession&, std::string_view answer) override {
+    print_line(std::string(answer));
     finish(0);
   }
 

@@ -31,10 +31,10 @@ void NodeSession::join(const std::optional<std::string>& group, const std::optio
 
 void NodeSession::on_join_answer(Response&& response) {
   if (state_ != State::Joining) return;
-  std::optional<Json> body;
-  if (response.status == 201) body = parse_json(response.body);
+  bool valid = response.status == 201 && is_json(response.body);
+  RawObject body(valid ? std::string_view(response.body) : std::string_view());
   std::string node, token;
-  if (!body || !read_string(*body, "node", node) || !read_string(*body, "token", token) || node.empty()) {
+  if (!body.read_string("node", node) || !body.read_string("token", token) || node.empty()) {
     state_ = State::New;
     if (response.status == 201) {
       response.status = 0;
@@ -45,13 +45,13 @@ void NodeSession::on_join_answer(Response&& response) {
   }
   node_ = std::move(node);
   token_ = std::move(token);
-  read_uint(*body, "cursor", cursor_);
+  body.read_uint("cursor", cursor_);
   last_seq_ = cursor_;
-  if (auto it = body->find("position"); it != body->end()) read_position(*it, position_);
-  if (auto it = body->find("neighbors"); it != body->end()) read_neighbours(*it, neighbours_);
+  read_member(body, "position", read_position, position_);
+  read_member(body, "neighbors", read_neighbours, neighbours_);
   state_ = State::Joined;
   if (poll_after_join_) polling_ = true;
-  observer_.on_joined(*this, *body);
+  observer_.on_joined(*this, response.body);
   if (polling_ && state_ == State::Joined) poll();
 }
 
@@ -114,12 +114,8 @@ void NodeSession::on_poll_answer(Response&& response) {
     event.read_string("type", type_name);
     EventType type = event_type(type_name);
     if (type == EventType::Neighbors) {
-      // Rare (joins and leaves nearby): read with the DOM readers.
-      std::optional<Json> parsed = parse_json(raw);
-      if (parsed) {
-        if (auto it = parsed->find("neighbors"); it != parsed->end()) read_neighbours(*it, neighbours_);
-        if (auto it = parsed->find("position"); it != parsed->end()) read_position(*it, position_);
-      }
+      read_member(event, "neighbors", read_neighbours, neighbours_);
+      read_member(event, "position", read_position, position_);
     }
     observer_.on_event(*this, Event{seq, type, raw});
     if (state_ != State::Joined) return;  // the observer left or the node went away

@@ -68,7 +68,8 @@ class SessionObserver {
  public:
   virtual ~SessionObserver() = default;
   // 201: the session is joined (and polling, if it was asked to poll on join).
-  virtual void on_joined(NodeSession& session, const Json& answer) = 0;
+  // `answer` is the 201's body as the relay sent it (valid JSON).
+  virtual void on_joined(NodeSession& session, std::string_view answer) = 0;
   virtual void on_join_failed(NodeSession& session, const Response& response) = 0;
   virtual void on_event(NodeSession& session, const Event& event) = 0;
   // Polling stopped by itself; `response` is the answer that stopped it.

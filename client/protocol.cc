@@ -82,32 +82,6 @@ bool read_uint(const Json& object, std::string_view key, uint64_t& out) {
   return false;
 }
 
-bool read_node_ref(const Json& value, NodeRef& out) {
-  NodeRef ref;
-  if (!read_string(value, "node", ref.node)) return false;
-  read_string(value, "name", ref.name);  // a name may be empty; absent is tolerated
-  out = std::move(ref);
-  return true;
-}
-
-bool read_position(const Json& value, Position& out) {
-  Position p;
-  if (!read_uint(value, "row", p.row) || !read_uint(value, "col", p.col)) return false;
-  out = p;
-  return true;
-}
-
-bool read_neighbours(const Json& value, Neighbours& out) {
-  if (!value.is_object()) return false;
-  Neighbours n;
-  for (Direction d : kAllDirections) {
-    auto it = value.find(direction_name(d));
-    if (it == value.end() || !read_node_ref(*it, n[d])) return false;
-  }
-  out = std::move(n);
-  return true;
-}
-
 namespace {
 
 // A cursor over JSON text known to be valid: only skipping, no checking.
@@ -252,6 +226,30 @@ std::optional<std::vector<std::string_view>> RawObject::array_elements(std::stri
     out.push_back(v->substr(begin, s.pos - begin));
   } while (s.next_item());
   return out;
+}
+
+bool read_node_ref(const RawObject& value, NodeRef& out) {
+  NodeRef ref;
+  if (!value.read_string("node", ref.node)) return false;
+  value.read_string("name", ref.name);  // a name may be empty; absent is tolerated
+  out = std::move(ref);
+  return true;
+}
+
+bool read_position(const RawObject& value, Position& out) {
+  Position p;
+  if (!value.read_uint("row", p.row) || !value.read_uint("col", p.col)) return false;
+  out = p;
+  return true;
+}
+
+bool read_neighbours(const RawObject& value, Neighbours& out) {
+  Neighbours n;
+  for (Direction d : kAllDirections) {
+    if (!read_member(value, direction_name(d), read_node_ref, n[d])) return false;
+  }
+  out = std::move(n);
+  return true;
 }
 
 std::string error_code(const Response& response) {

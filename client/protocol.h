@@ -114,9 +114,19 @@ class RawObject {
   size_t count_ = 0;
 };
 
-bool read_node_ref(const Json& value, NodeRef& out);
-bool read_position(const Json& value, Position& out);
-bool read_neighbours(const Json& value, Neighbours& out);
+// Readers of the protocol's shapes, from a RawObject of valid JSON; each
+// leaves `out` alone and returns false on a shape it does not know.
+bool read_node_ref(const RawObject& value, NodeRef& out);  // {"node":..., "name":...}
+bool read_position(const RawObject& value, Position& out);  // {"row":..., "col":...}
+bool read_neighbours(const RawObject& value, Neighbours& out);  // {"left": ref, "right": ..., "up": ..., "down": ...}
+// The member `key` of `object` read with one of the readers above; false when
+// it is absent.
+template <typename T>
+bool read_member(const RawObject& object, std::string_view key, bool (*reader)(const RawObject&, T&), T& out) {
+  std::optional<std::string_view> v = object.member(key);
+  return v && reader(RawObject(*v), out);
+}
+
 // A non-negative integer member; false when absent or of another type.
 bool read_uint(const Json& object, std::string_view key, uint64_t& out);
 // A string member; false when absent or of another type.

@@ -132,7 +132,7 @@ void Fleet::fill(ChildFigures& f) const {
 
 // ---- SessionObserver ----------------------------------------------------------
 
-void Fleet::on_joined(client::NodeSession&, const client::Json&) {
+void Fleet::on_joined(client::NodeSession&, std::string_view) {
   --joins_in_flight_;
   ++joined_;
   join_finished_ns_ = uv_hrtime();

@@ -83,7 +83,7 @@ class Fleet final : public client::SessionObserver {
   void fill(ChildFigures& figures) const;
 
   // SessionObserver.
-  void on_joined(client::NodeSession& session, const client::Json& answer) override;
+  void on_joined(client::NodeSession& session, std::string_view answer) override;
   void on_join_failed(client::NodeSession& session, const client::Response& response) override;
   void on_event(client::NodeSession& session, const client::Event& event) override;
   void on_poll_stopped(client::NodeSession& session, client::PollStop why, const client::Response& response) override;

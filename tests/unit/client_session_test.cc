@@ -69,7 +69,7 @@ struct Recorder final : SessionObserver {
   std::vector<std::string> join_failures;
   std::function<void(NodeSession&, const Event&)> on_each;
 
-  void on_joined(NodeSession&, const Json&) override { ++joined; }
+  void on_joined(NodeSession&, std::string_view) override { ++joined; }
   void on_join_failed(NodeSession&, const Response& r) override { join_failures.push_back(describe(r)); }
   void on_event(NodeSession& s, const Event& e) override {
     events.emplace_back(e.seq, e.json().value("type", ""));
