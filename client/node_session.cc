@@ -3,8 +3,6 @@
 
 #include <algorithm>
 
-#include "client/json_check.h"
-
 namespace sprites::client {
 
 std::string_view poll_stop_name(PollStop why) {
@@ -31,8 +29,7 @@ void NodeSession::join(const std::optional<std::string>& group, const std::optio
 
 void NodeSession::on_join_answer(Response&& response) {
   if (state_ != State::Joining) return;
-  bool valid = response.status == 201 && is_json(response.body);
-  RawObject body(valid ? std::string_view(response.body) : std::string_view());
+  RawObject body = RawObject::checked(response.status == 201 ? std::string_view(response.body) : std::string_view());
   std::string node, token;
   if (!body.read_string("node", node) || !body.read_string("token", token) || node.empty()) {
     state_ = State::New;
@@ -90,8 +87,7 @@ void NodeSession::on_poll_answer(Response&& response) {
     return stop(refused ? PollStop::Refused : PollStop::Failed, response);
   }
   // Checked whole, then read in place (see protocol.h): no DOM per answer.
-  bool valid = is_json(response.body);
-  RawObject body(valid ? std::string_view(response.body) : std::string_view());
+  RawObject body = RawObject::checked(response.body);
   uint64_t answer_cursor = 0;
   std::optional<std::vector<std::string_view>> events;
   if (body.read_uint("cursor", answer_cursor)) events = body.array_elements("events");

@@ -3,6 +3,7 @@
 
 #include <charconv>
 
+#include "client/json_check.h"
 #include "common/http_response.h"
 
 namespace sprites::client {
@@ -57,29 +58,6 @@ std::optional<Json> parse_json(std::string_view body) {
   Json value = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded()) return std::nullopt;
   return value;
-}
-
-bool read_string(const Json& object, std::string_view key, std::string& out) {
-  if (!object.is_object()) return false;
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return false;
-  out = it->get_ref<const std::string&>();
-  return true;
-}
-
-bool read_uint(const Json& object, std::string_view key, uint64_t& out) {
-  if (!object.is_object()) return false;
-  auto it = object.find(key);
-  if (it == object.end()) return false;
-  if (it->is_number_unsigned()) {
-    out = it->get<uint64_t>();
-    return true;
-  }
-  if (it->is_number_integer() && it->get<int64_t>() >= 0) {
-    out = static_cast<uint64_t>(it->get<int64_t>());
-    return true;
-  }
-  return false;
 }
 
 namespace {
@@ -157,6 +135,7 @@ bool key_is(std::string_view raw_key, std::string_view key) {
 
 RawObject::RawObject(std::string_view text) : text_(text) {
   RawScanner s{text_};
+  if (text_.starts_with("\xEF\xBB\xBF")) s.pos = 3;  // a byte order mark, skipped as nlohmann does
   s.skip_space();
   if (!s.at('{')) return;
   ++s.pos;
@@ -173,6 +152,8 @@ RawObject::RawObject(std::string_view text) : text_(text) {
     if (!s.next_item()) return;
   }
 }
+
+RawObject RawObject::checked(std::string_view body) { return RawObject(is_json(body) ? body : std::string_view()); }
 
 void RawObject::add(Member m) {
   if (count_ < kInlineMembers) inline_[count_] = m;
@@ -253,10 +234,9 @@ bool read_neighbours(const RawObject& value, Neighbours& out) {
 }
 
 std::string error_code(const Response& response) {
-  if (!response.answered() || response.body.empty() || response.body.front() != '{') return {};
-  std::optional<Json> body = parse_json(response.body);
+  if (!response.answered()) return {};
   std::string code;
-  if (body) read_string(*body, "error", code);
+  RawObject::checked(response.body).read_string("error", code);
   return code;
 }
 
@@ -273,11 +253,11 @@ std::string outcome(const Response& response) {
 std::string describe(const Response& response) {
   if (!response.answered()) return response.failure.empty() ? "no answer" : response.failure;
   std::string out = std::to_string(response.status);
-  std::optional<Json> body = response.body.empty() ? std::nullopt : parse_json(response.body);
+  RawObject body = RawObject::checked(response.body);
   std::string code, message;
-  if (body && read_string(*body, "error", code)) {
+  if (body.read_string("error", code)) {
     out.append(" ").append(code);
-    if (read_string(*body, "message", message)) out.append(": ").append(message);
+    if (body.read_string("message", message)) out.append(": ").append(message);
   } else if (!response.body.empty()) {
     out.append(" ").append(response.body.substr(0, 200));
   }

@@ -77,7 +77,7 @@ std::string events_target(std::string_view node, uint64_t after, std::optional<u
 std::optional<Json> parse_json(std::string_view body);
 
 // The top-level members of a JSON object, indexed in one pass over its bytes.
-// The text must already be known to be valid JSON (is_json, or a part of such
+// The text must already be known to be valid JSON (checked(), or a part of such
 // a text): RawObject only skips over values, it does not check them. Keys are
 // compared after unescaping; for a key given twice the last one counts, as in
 // a parse. Anything that is not an object has no members. The index lives in
@@ -85,6 +85,8 @@ std::optional<Json> parse_json(std::string_view body);
 class RawObject {
  public:
   explicit RawObject(std::string_view text);
+  // An answer's body: indexed when it is JSON (is_json), else with no members.
+  static RawObject checked(std::string_view body);
 
   std::string_view text() const { return text_; }
   // The bytes of the member's value, as sent.
@@ -126,11 +128,6 @@ bool read_member(const RawObject& object, std::string_view key, bool (*reader)(c
   std::optional<std::string_view> v = object.member(key);
   return v && reader(RawObject(*v), out);
 }
-
-// A non-negative integer member; false when absent or of another type.
-bool read_uint(const Json& object, std::string_view key, uint64_t& out);
-// A string member; false when absent or of another type.
-bool read_string(const Json& object, std::string_view key, std::string& out);
 
 // The `error` code of a JSON error body, "" when the body is not one.
 std::string error_code(const Response& response);

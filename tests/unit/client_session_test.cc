@@ -419,3 +419,11 @@ TEST_CASE("a raw object finds top-level members only, the last of a repeated key
   CHECK_FALSE(RawObject("{}").member(""));
   CHECK(RawObject(R"({"":1})").member("") == "1");
 }
+
+TEST_CASE("a checked raw object indexes only JSON, a byte order mark skipped as in a parse", "[client][protocol]") {
+  CHECK(RawObject::checked("\xEF\xBB\xBF{\"a\":1}").member("a") == "1");
+  CHECK(RawObject::checked(R"({"a":1})").member("a") == "1");
+  CHECK_FALSE(RawObject::checked(R"({"a":1} x)").member("a"));
+  CHECK_FALSE(RawObject::checked(R"({"a":1)").member("a"));
+  CHECK_FALSE(RawObject::checked("").member("a"));
+}
