@@ -113,7 +113,7 @@ void NodeSession::on_poll_answer(Response&& response) {
       read_member(event, "neighbors", read_neighbours, neighbours_);
       read_member(event, "position", read_position, position_);
     }
-    observer_.on_event(*this, Event{seq, type, raw});
+    observer_.on_event(*this, Event{seq, type, raw, event});
     if (state_ != State::Joined) return;  // the observer left or the node went away
   }
   // The cursor only moves forward: an answer never un-acknowledges.

@@ -45,12 +45,14 @@ namespace sprites::client {
 class NodeSession;
 
 // An event after dedup: the event object's bytes as the relay sent them
-// (valid JSON: the whole answer was checked), valid only during the callback.
-// Read members with RawObject(raw); json() builds the DOM when one is needed.
+// (valid JSON: the whole answer was checked) and the session's index of its
+// members, both valid only during the callback. json() builds the DOM when
+// one is needed.
 struct Event {
   uint64_t seq;
   EventType type;
   std::string_view raw;
+  const RawObject& members;
 
   Json json() const { return Json::parse(raw, nullptr, /*allow_exceptions=*/false); }
 };

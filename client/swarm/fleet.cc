@@ -152,8 +152,8 @@ void Fleet::on_join_failed(client::NodeSession& session, const client::Response&
 
 void Fleet::on_event(client::NodeSession&, const client::Event& event) {
   switch (event.type) {
-    case client::EventType::Sprite: ledger_.on_sprite(client::RawObject(event.raw), uv_hrtime()); break;
-    case client::EventType::Returned: ledger_.on_returned(client::RawObject(event.raw)); break;
+    case client::EventType::Sprite: ledger_.on_sprite(event.members, uv_hrtime()); break;
+    case client::EventType::Returned: ledger_.on_returned(event.members); break;
     case client::EventType::Neighbors:  // the session keeps them
     case client::EventType::Unknown: break;
   }
