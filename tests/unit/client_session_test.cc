@@ -368,11 +368,18 @@ TEST_CASE("the observer gets each event's bytes as the relay sent them", "[clien
 
 TEST_CASE("a poll answer is read by its members, whatever their spelling or order", "[client][session]") {
   Joined j;
+  std::vector<std::string> indexed_ids;  // through the session's index handed to the observer
+  j.observer.on_each = [&](NodeSession&, const Event& e) {
+    std::string id;
+    e.members.read_string("id", id);
+    indexed_ids.push_back(id);
+  };
   // Escaped keys and type, members in another order, nested look-alikes.
   j.master.answer(200, R"({"events":[{"sprite":{"seq":99,"type":"neighbors"},"\u0074ype":"spr\u0069te","id":"e-1",)"
                        R"("se\u0071":1}],"cursor":1,"superseded":false})");
   CHECK(j.observer.events == std::vector<std::pair<uint64_t, std::string>>{{1, "sprite"}});
   CHECK(j.observer.sprite_ids == std::vector<std::string>{"e-1"});
+  CHECK(indexed_ids == std::vector<std::string>{"e-1"});
   CHECK(j.session.cursor() == 1);
   CHECK(j.observer.stops.empty());
   CHECK(j.master.oldest().target == "/v1/nodes/me/events?after=1");
