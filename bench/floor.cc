@@ -141,6 +141,28 @@ int accept_one(int ep, int listener) {
   return c;
 }
 
+// The loop both server processes run: a new connection on `listener` goes to
+// `accepted`; any other ready descriptor to `ready`, which returns false when
+// its peer has gone (the client is done, so the process ends); `turn_done`
+// runs after each batch of events.
+template <typename Accepted, typename Ready, typename TurnDone>
+[[noreturn]] void serve(int ep, int listener, Accepted&& accepted, Ready&& ready, TurnDone&& turn_done) {
+  epoll_event events[256];
+  for (;;) {
+    int n = ::epoll_wait(ep, events, 256, -1);
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == listener) {
+        int c = accept_one(ep, listener);
+        if (c >= 0) accepted(c);
+      } else if (!ready(fd)) {
+        ::_exit(0);
+      }
+    }
+    turn_done();
+  }
+}
+
 // The "worker": answers each throw on its connection and forwards a frame to
 // the master; all frames of a loop turn go in one write, as the relay's do.
 [[noreturn]] void run_worker(int listener, int ipc) {
@@ -150,27 +172,20 @@ int accept_one(int ep, int listener) {
   std::string frames;
   char answer[kAnswerBytes] = {};
   char frame[kFrameBytes] = {};
-  epoll_event events[256];
-  for (;;) {
-    int n = ::epoll_wait(ep, events, 256, -1);
-    for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == listener) {
-        accept_one(ep, listener);
-        continue;
-      }
-      bool open = inboxes[fd].drain(fd, kThrowBytes, [&](const char* record) {
-        std::memcpy(frame, record, sizeof(Stamp));
-        frames.append(frame, kFrameBytes);
-        write_all(fd, answer, kAnswerBytes);
+  serve(
+      ep, listener, [](int) {},
+      [&](int fd) {
+        return inboxes[fd].drain(fd, kThrowBytes, [&](const char* record) {
+          std::memcpy(frame, record, sizeof(Stamp));
+          frames.append(frame, kFrameBytes);
+          write_all(fd, answer, kAnswerBytes);
+        });
+      },
+      [&] {
+        if (frames.empty()) return;
+        write_all(ipc, frames.data(), frames.size());
+        frames.clear();
       });
-      if (!open) ::_exit(0);  // the client is done
-    }
-    if (!frames.empty()) {
-      write_all(ipc, frames.data(), frames.size());
-      frames.clear();
-    }
-  }
 }
 
 // The "master": writes each frame's event to its poll connection, reads and
@@ -182,35 +197,26 @@ int accept_one(int ep, int listener) {
   std::vector<int> polls;  // in accept order: the client connects them in order
   Inboxes inboxes;
   char event[kEventBytes] = {};
-  epoll_event events[256];
-  for (;;) {
-    int n = ::epoll_wait(ep, events, 256, -1);
-    for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == listener) {
-        int c = accept_one(ep, listener);
-        if (c >= 0) polls.push_back(c);
-        continue;
-      }
-      bool open = fd == ipc ? inboxes[fd].drain(fd, kFrameBytes,
-                                                [&](const char* record) {
-                                                  Stamp s;
-                                                  std::memcpy(&s, record, sizeof s);
-                                                  // The client connected every poll before its
-                                                  // first throw: one not yet taken waits in the
-                                                  // accept queue.
-                                                  while (s.poll >= polls.size()) {
-                                                    int c = accept_one(ep, listener);
-                                                    if (c < 0) die("accept: a poll connection is missing");
-                                                    polls.push_back(c);
-                                                  }
-                                                  std::memcpy(event, record, sizeof s);
-                                                  write_all(polls[s.poll], event, kEventBytes);
-                                                })
-                            : inboxes[fd].drain(fd, kPollBytes, [](const char*) {});
-      if (!open) ::_exit(0);
+  auto relay = [&](const char* record) {
+    Stamp s;
+    std::memcpy(&s, record, sizeof s);
+    // The client connected every poll before its first throw: one not yet
+    // taken waits in the accept queue.
+    while (s.poll >= polls.size()) {
+      int c = accept_one(ep, listener);
+      if (c < 0) die("accept: a poll connection is missing");
+      polls.push_back(c);
     }
-  }
+    std::memcpy(event, record, sizeof s);
+    write_all(polls[s.poll], event, kEventBytes);
+  };
+  serve(
+      ep, listener, [&](int c) { polls.push_back(c); },
+      [&](int fd) {
+        return fd == ipc ? inboxes[fd].drain(fd, kFrameBytes, relay)
+                         : inboxes[fd].drain(fd, kPollBytes, [](const char*) {});
+      },
+      [] {});
 }
 
 int listen_loopback(uint16_t& port) {
