@@ -1,6 +1,7 @@
 // See mailbox.h.
 #include "master/mailbox.h"
 
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -11,12 +12,24 @@ void Mailbox::append(Event&& event) {
   events_.push_back(std::move(event));
 }
 
+void Mailbox::replace_neighbors(Event&& event) {
+  // Scanned from the newest: a node that hears of many changes without
+  // polling keeps its one neighbors event near the end.
+  for (size_t i = events_.size(); i > head_; --i) {
+    if (events_[i - 1].kind == EventKind::Neighbors) {
+      events_.erase(events_.begin() + static_cast<std::ptrdiff_t>(i - 1));
+      break;
+    }
+  }
+  append(std::move(event));
+}
+
 void Mailbox::render(uint64_t after, size_t max, std::string& out) const {
   char number[24];
-  size_t first = head_;
-  if (size() > 0 && after >= events_[head_].seq) first = head_ + static_cast<size_t>(after - events_[head_].seq + 1);
+  auto from = std::upper_bound(events_.begin() + static_cast<std::ptrdiff_t>(head_), events_.end(), after,
+                               [](uint64_t a, const Event& e) { return a < e.seq; });
+  size_t first = static_cast<size_t>(from - events_.begin());
   size_t end = events_.size();
-  if (first > end) first = end;
   if (end - first > max) end = first + max;
   uint64_t cursor = end > first ? events_[end - 1].seq : after;
   out.append("{\"cursor\":");
@@ -41,9 +54,15 @@ std::vector<Event> Mailbox::take_all() {
 }
 
 bool Mailbox::restore(uint64_t last_seq, std::vector<Event>&& events) {
-  for (size_t i = 0; i < events.size(); ++i) {
-    if (events[i].seq != last_seq - events.size() + 1 + i || events[i].seq == 0) return false;
+  uint64_t previous = 0;
+  size_t neighbors = 0;
+  for (const Event& e : events) {
+    if (e.seq <= previous) return false;
+    previous = e.seq;
+    if (e.kind == EventKind::Neighbors) ++neighbors;
   }
+  if (!events.empty() && previous != last_seq) return false;
+  if (neighbors > 1) return false;
   events_ = std::move(events);
   head_ = 0;
   last_seq_ = last_seq;

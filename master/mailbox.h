@@ -1,9 +1,12 @@
 // Mailbox: one node's queue of unacknowledged events (PROTOCOL.md "long-poll").
 //
-// Events get consecutive sequence numbers starting at 1; a poll's `after`
-// deletes every event with seq <= after; a response carries the oldest events
-// with seq > after, at most a fixed number. Because events leave only from the
-// front and seqs are consecutive, the event with a given seq is found by index.
+// Events get growing sequence numbers starting at 1; a poll's `after` deletes
+// every event with seq <= after; a response carries the oldest events with
+// seq > after, at most a fixed number. A mailbox holds at most one `neighbors`
+// event: a newer one replaces an unacknowledged one (only the latest set
+// matters), taking the next seq and the place at the end, so the seqs a
+// mailbox holds grow but may skip the replaced one. The event after a cursor
+// is found by binary search.
 //
 // Events are stored already serialised (the JSON object text including its
 // seq), so a response is a concatenation, not a re-encoding. A sprite event also
@@ -47,6 +50,9 @@ class Mailbox {
   uint64_t next_seq() const { return last_seq_ + 1; }
   // Appends an event whose seq is next_seq().
   void append(Event&& event);
+  // Appends a `neighbors` event whose seq is next_seq(), removing the
+  // unacknowledged `neighbors` event it supersedes, if any.
+  void replace_neighbors(Event&& event);
 
   // Deletes every event with seq <= after and calls on_removed(event) for each.
   template <typename F>
@@ -72,7 +78,8 @@ class Mailbox {
     for (size_t i = head_; i < events_.size(); ++i) f(events_[i]);
   }
   // Refills a fresh mailbox from a snapshot. False (and nothing changed) unless
-  // the events' seqs are consecutive and end at `last_seq`.
+  // the events' seqs are at least 1, strictly growing and the last one is
+  // `last_seq`, and at most one is a `neighbors` event.
   bool restore(uint64_t last_seq, std::vector<Event>&& events);
 
  private:

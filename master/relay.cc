@@ -149,7 +149,8 @@ void Relay::leave(Node* node) {
   nodes_.erase(std::string_view(node->id));
   if (group->grid.empty()) groups_.erase(group->name);
 
-  // Unread sprites go back to their throwers; what cannot go back is counted.
+  // Unread sprites go back to their throwers; what cannot go back (the
+  // thrower has left, or its mailbox is full) is counted as dropped.
   for (Event& e : node->mailbox.take_all()) {
     if (e.kind == EventKind::Returned) {
       ++counters_.dropped;
@@ -157,7 +158,7 @@ void Relay::leave(Node* node) {
     }
     if (e.kind != EventKind::Sprite) continue;
     Node* thrower = find(e.thrower);
-    if (!thrower) {
+    if (!thrower || thrower->mailbox.size() >= config_.mailbox_limit) {
       ++counters_.dropped;
       continue;
     }
@@ -191,7 +192,11 @@ void Relay::push_event(Node& node, EventKind kind, std::string&& text, uint32_t 
   e.tail_at = tail_at;
   e.text = std::move(text);
   e.thrower = std::move(thrower);
-  node.mailbox.append(std::move(e));
+  if (kind == EventKind::Neighbors) {
+    node.mailbox.replace_neighbors(std::move(e));
+  } else {
+    node.mailbox.append(std::move(e));
+  }
   wake(node);
 }
 

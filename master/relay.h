@@ -3,6 +3,11 @@
 // joins, polls, throws and leaves into events. It speaks in domain results; the
 // HTTP mapping lives in api.cc and the IPC mapping in worker_link.cc.
 //
+// What a node's mailbox holds at most: mailbox_limit sprite and returned
+// events plus one neighbors event. A throw to a full mailbox is refused, a
+// sprite that comes back to a thrower whose mailbox is full is dropped (and
+// counted), and a newer neighbors event replaces an unread one.
+//
 // Parked polls are answered in batches: an event for a node with a parked poll
 // queues the node on a wake list, and one uv_idle callback at the next loop turn
 // answers them all, so a burst of throws to one node leaves in one response.

@@ -145,7 +145,7 @@ TEST_CASE("unread returned events are dropped when their node leaves") {
   CHECK(counters["dropped"] == 1);
 }
 
-TEST_CASE("a returned event is added even to a full mailbox") {
+TEST_CASE("a sprite that comes back to a full mailbox is dropped and counted") {
   RelayProcess relay({"--mailbox-limit", "2", "--rate-limit", "0"});
   std::uint16_t port = relay.master_port();
   Node a = join(port, "g", "a");
@@ -154,15 +154,17 @@ TEST_CASE("a returned event is added even to a full mailbox") {
   REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "right", "{}", "to-b-1"), 202);
   REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "right", "{}", "to-b-2"), 202);
   check_error(throw_sprite(relay.worker_port(), a, "right", "{}"), 429, "mailbox_full");
-  // b throws at a (a holds b's arrival and this one), then a leaves.
+  // b throws at a, then a leaves without reading it: it cannot go back.
   REQUIRE_STATUS(throw_sprite(relay.worker_port(), b, "left", "{}", "back"), 202);
   REQUIRE_STATUS(leave(port, a), 204);
   Json info = node_info(port, b).json();
-  CHECK(info["pending"] == 4);  // 2 sprites + neighbors + returned
+  CHECK(info["pending"] == 3);  // 2 sprites + the neighbors event, past the limit
   Inbox b_inbox(port, b);
-  std::vector<Json> returned = of_type(b_inbox.drain(), "returned");
-  REQUIRE(returned.size() == 1);
-  CHECK(returned[0]["id"] == "back");
+  std::vector<Json> events = b_inbox.drain();
+  CHECK(of_type(events, "returned").empty());
+  CHECK(of_type(events, "neighbors").size() == 1);
+  Json counters = sprite_counters_when(port, Json{{"accepted", 3}, {"returned", 0}, {"dropped", 1}});
+  CHECK(counters["dropped"] == 1);
 }
 
 TEST_CASE("stats count accepted, delivered, returned, dropped and rejected throws") {

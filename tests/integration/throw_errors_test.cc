@@ -234,21 +234,27 @@ TEST_CASE("a full mailbox refuses throws with mailbox_full until the receiver ac
   check_error(throw_sprite(relay.worker_port(), b, "left", "{}", "4"), 429, "mailbox_full");
   CHECK(node_info(port, a).json()["pending"] == 3);
 
-  // neighbors events are added past the limit.
+  // A newer neighbors event replaces the unread one: still 3.
   Node c = join(port, "g", "c");
-  CHECK(node_info(port, a).json()["pending"] == 4);
-  (void)c;
+  CHECK(node_info(port, a).json()["pending"] == 3);
 
   Inbox inbox(port, a);
   std::vector<Json> events = inbox.drain();
-  REQUIRE(events.size() == 4);
+  REQUIRE(events.size() == 3);
   std::vector<Json> sprites = of_type(events, "sprite");
   REQUIRE(sprites.size() == 2);
   CHECK(sprites[0]["id"] == "1");
   CHECK(sprites[1]["id"] == "2");
+  CHECK(events[2]["type"] == "neighbors");
+  CHECK(events[2]["neighbors"]["left"]["node"] == c.id);  // the latest set
   inbox.poll(0);  // acknowledges the last one too
   CHECK(node_info(port, a).json()["pending"] == 0);
-  CHECK_STATUS(throw_sprite(relay.worker_port(), b, "left", "{}", "5"), 202);
+
+  // A full mailbox without a neighbors event still gets one, past the limit.
+  for (const char* id : {"5", "6", "7"}) CHECK_STATUS(throw_sprite(relay.worker_port(), b, "left", "{}", id), 202);
+  check_error(throw_sprite(relay.worker_port(), b, "left", "{}", "8"), 429, "mailbox_full");
+  REQUIRE_STATUS(leave(port, c), 204);
+  CHECK(node_info(port, a).json()["pending"] == 4);
 }
 
 }  // namespace

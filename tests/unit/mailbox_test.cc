@@ -1,6 +1,6 @@
-// The mailbox's cursor contract (PROTOCOL.md "long-poll"): consecutive seqs from
+// The mailbox's cursor contract (PROTOCOL.md "long-poll"): growing seqs from
 // 1, `after` acknowledges and deletes, a render carries the oldest events past
-// the cursor. Also what an emptied mailbox costs, measured as live heap bytes
+// the cursor, a newer neighbors event replaces an unread one. Also what an emptied mailbox costs, measured as live heap bytes
 // (the allocator's own count), since most nodes are idle and hold one.
 #include <catch2/catch.hpp>
 
@@ -259,6 +259,119 @@ TEST_CASE("acknowledging in many small steps keeps rendering correctly") {
     REQUIRE(box.size() == box.last_seq() - acked);
   }
   CHECK(removed_total == acked);
+}
+
+namespace {
+
+std::string append_sprite(Mailbox& box) {
+  Event e;
+  e.seq = box.next_seq();
+  e.kind = EventKind::Sprite;
+  e.text = "{\"seq\":" + std::to_string(e.seq) + ",\"type\":\"sprite\"}";
+  std::string text = e.text;
+  box.append(std::move(e));
+  return text;
+}
+
+std::string replace_neighbors(Mailbox& box) {
+  Event e;
+  e.seq = box.next_seq();
+  e.kind = EventKind::Neighbors;
+  e.text = event_text(e.seq);
+  std::string text = e.text;
+  box.replace_neighbors(std::move(e));
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("a newer neighbors event replaces an unread one and takes the next seq at the end") {
+  Mailbox box;
+  append_sprite(box);            // 1
+  replace_neighbors(box);        // 2
+  append_sprite(box);            // 3
+  replace_neighbors(box);        // 4 replaces 2
+  CHECK(box.size() == 3);
+  CHECK(box.last_seq() == 4);
+  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{1, 3, 4});
+  for (int i = 0; i < 1000; ++i) replace_neighbors(box);
+  CHECK(box.size() == 3);
+  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{1, 3, 1004});
+}
+
+TEST_CASE("a cursor that falls on a replaced seq resumes at the next event held") {
+  Mailbox box;
+  append_sprite(box);      // 1
+  replace_neighbors(box);  // 2
+  append_sprite(box);      // 3
+  replace_neighbors(box);  // 4 replaces 2
+  append_sprite(box);      // 5
+  CHECK(rendered_seqs(render(box, 2)) == std::vector<uint64_t>{3, 4, 5});
+  CHECK(rendered_seqs(render(box, 3, 1)) == std::vector<uint64_t>{4});
+  CHECK(rendered_cursor(render(box, 3, 1)) == 4);
+  int removed = 0;
+  box.acknowledge(2, [&](const Event& e) {
+    ++removed;
+    CHECK(e.seq == 1);
+  });
+  CHECK(removed == 1);
+  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{3, 4, 5});
+}
+
+TEST_CASE("an acknowledged neighbors event is not replaced: the next one is appended") {
+  Mailbox box;
+  replace_neighbors(box);  // 1
+  box.acknowledge(1, [](const Event&) {});
+  replace_neighbors(box);  // 2
+  append_sprite(box);      // 3
+  replace_neighbors(box);  // 4 replaces 2
+  CHECK(rendered_seqs(render(box, 1)) == std::vector<uint64_t>{3, 4});
+}
+
+TEST_CASE("a restored mailbox must have growing seqs ending at last_seq and one neighbors event at most") {
+  auto event = [](uint64_t seq, EventKind kind) {
+    Event e;
+    e.seq = seq;
+    e.kind = kind;
+    e.text = event_text(seq);
+    return e;
+  };
+  auto restore = [](uint64_t last, std::vector<Event> events) {
+    Mailbox box;
+    return box.restore(last, std::move(events));
+  };
+  std::vector<Event> gapped;
+  gapped.push_back(event(3, EventKind::Sprite));
+  gapped.push_back(event(5, EventKind::Neighbors));
+  gapped.push_back(event(6, EventKind::Sprite));
+  Mailbox box;
+  REQUIRE(box.restore(6, std::move(gapped)));
+  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{3, 5, 6});
+  CHECK(box.next_seq() == 7);
+
+  CHECK(restore(9, {}));
+  CHECK_FALSE(restore(7, [&] {
+    std::vector<Event> v;
+    v.push_back(event(3, EventKind::Sprite));
+    v.push_back(event(3, EventKind::Sprite));
+    return v;
+  }()));
+  CHECK_FALSE(restore(4, [&] {
+    std::vector<Event> v;
+    v.push_back(event(3, EventKind::Sprite));
+    return v;
+  }()));
+  CHECK_FALSE(restore(1, [&] {
+    std::vector<Event> v;
+    v.push_back(event(0, EventKind::Sprite));
+    return v;
+  }()));
+  CHECK_FALSE(restore(2, [&] {
+    std::vector<Event> v;
+    v.push_back(event(1, EventKind::Neighbors));
+    v.push_back(event(2, EventKind::Neighbors));
+    return v;
+  }()));
 }
 
 namespace {

@@ -25,5 +25,7 @@ TEST_CASE("a neighbors event holds no more memory than its text and the seq it m
       });
     }
   });
-  CHECK(neighbors_events > 20);
+  // One per node that was moved or saw its neighbours change (a newer one
+  // replaces an unread one).
+  CHECK(neighbors_events >= 10);
 }

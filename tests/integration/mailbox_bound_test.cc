@@ -1,0 +1,71 @@
+// What one node's mailbox holds at most, whatever other clients do (README
+// "Security"): --mailbox-limit sprite and returned events plus one neighbors
+// event. A client that joins and leaves next to a node again and again leaves
+// it one neighbors event, the latest; sprites that come back to a thrower
+// whose mailbox is full are counted as dropped instead of queued past the
+// limit.
+#include <string>
+#include <vector>
+
+#include "support/http_client.h"
+#include "support/relay_process.h"
+
+namespace sprites::test {
+namespace {
+
+TEST_CASE("a neighbour that joins and leaves a thousand times leaves a node one neighbors event") {
+  RelayProcess relay;
+  std::uint16_t port = relay.master_port();
+  Node a = join(port, "g", "a");
+  Connection c(port);
+  for (int i = 0; i < 1000; ++i) {
+    Response joined = c.request("POST", "/v1/nodes", {}, R"({"group":"g","name":"churn"})");
+    REQUIRE_STATUS(joined, 201);
+    Json j = joined.json();
+    REQUIRE_STATUS(c.request("DELETE", "/v1/nodes/" + j["node"].get<std::string>(),
+                             bearer(j["token"].get<std::string>())),
+                   204);
+  }
+  CHECK(node_info(port, a).json()["pending"] == 1);
+  Response r = poll(port, a, 0, 0);
+  REQUIRE_STATUS(r, 200);
+  Json events = r.json()["events"];
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["type"] == "neighbors");
+  CHECK(events[0]["seq"] == 2000);  // every change took a seq; the last one is kept
+  CHECK(r.json()["cursor"] == 2000);
+  for (const char* d : {"left", "right", "up", "down"}) CHECK(events[0]["neighbors"][d]["node"] == a.id);
+}
+
+TEST_CASE("sprites returned to a thrower whose mailbox is full are dropped and counted") {
+  RelayProcess relay({"--mailbox-limit", "4", "--rate-limit", "0"});
+  std::uint16_t port = relay.master_port();
+  Node t = join(port, "g", "thrower");
+  int accepted = 0;
+  for (int r = 0; r < 5; ++r) {
+    Node receiver = join(port, "g", "receiver");  // takes slot 1: t's right
+    while (true) {
+      Response thrown = throw_sprite(relay.worker_port(), t, "right", "{}", "s" + std::to_string(accepted));
+      if (thrown.status != 202) {
+        check_error(thrown, 429, "mailbox_full");
+        break;
+      }
+      ++accepted;
+    }
+    REQUIRE_STATUS(leave(port, receiver), 204);  // leaves its sprites unread
+  }
+  REQUIRE(accepted == 20);
+  Json info = node_info(port, t).json();
+  CHECK(info["pending"].get<int>() <= 4 + 1);
+  std::vector<Json> events = poll(port, t, 0, 0).json()["events"].get<std::vector<Json>>();
+  std::size_t returned = of_type(events, "returned").size();
+  CHECK(returned >= 1);
+  CHECK(returned <= 4);
+  CHECK(of_type(events, "neighbors").size() == 1);
+  Json s = stats_when(port, [&](Json& j) { return j["sprites"]["accepted"] == accepted; });
+  CHECK(s["sprites"]["returned"] == returned);
+  CHECK(s["sprites"]["dropped"] == accepted - static_cast<int>(returned));
+}
+
+}  // namespace
+}  // namespace sprites::test
