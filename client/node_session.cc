@@ -113,6 +113,10 @@ void NodeSession::on_poll_answer(Response&& response) {
       read_member(event, "neighbors", read_neighbours, neighbours_);
       read_member(event, "position", read_position, position_);
     }
+    if (type == EventType::Sprite && repeats_recent_sprite(event)) {
+      ++id_duplicates_dropped_;
+      continue;
+    }
     observer_.on_event(*this, Event{seq, type, raw, event});
     if (state_ != State::Joined) return;  // the observer left or the node went away
   }
@@ -121,6 +125,33 @@ void NodeSession::on_poll_answer(Response&& response) {
   bool superseded = false;
   if (body.read_bool("superseded", superseded) && superseded) return stop(PollStop::Superseded, response);
   if (polling_ && !poll_outstanding_) poll();
+}
+
+bool NodeSession::repeats_recent_sprite(const RawObject& event) {
+  std::string id;
+  NodeRef from;
+  if (!event.read_string("id", id) || !read_member(event, "from", read_node_ref, from)) return false;
+  // FNV-1a over thrower, a separator no id contains, and id.
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(from.node);
+  mix(std::string_view("\0", 1));
+  mix(id);
+  if (!recent_sprite_ids_) {
+    recent_sprite_ids_ = std::make_unique<std::array<uint64_t, kRecentSpriteIds>>();
+    recent_sprite_ids_->fill(0);
+  }
+  for (uint64_t seen : *recent_sprite_ids_) {
+    if (seen == h) return true;
+  }
+  (*recent_sprite_ids_)[recent_next_] = h;
+  recent_next_ = static_cast<uint8_t>((recent_next_ + 1) % kRecentSpriteIds);
+  return false;
 }
 
 void NodeSession::throw_sprite(Direction direction, std::string_view sprite_json, std::optional<std::string_view> id,

@@ -13,7 +13,11 @@
 // Polling: exactly one poll is outstanding while polling. Its answer's events
 // are handed to the observer in seq order, each seq once (at-least-once
 // delivery can repeat events a lost acknowledgement left in the mailbox), and
-// the next poll acknowledges the answer's cursor. A poll that ends in anything
+// the next poll acknowledges the answer's cursor. A sprite is also dropped
+// when the same thrower's sprite with the same id came among the last
+// kRecentSpriteIds: a throw whose answer was lost or was a 503 may have been
+// delivered anyway, and its retry then arrives as a second sprite with a new
+// seq (docs/API.md). Sprites without an id are never dropped for this. A poll that ends in anything
 // but 200 stops polling and tells the observer why; the owner may call
 // start_polling() again (after a delay of its choosing). A `superseded` answer
 // also stops: someone else now polls for this node, and polling back would
@@ -31,7 +35,9 @@
 // any method of the session from them, but must not destroy the session there.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -119,12 +125,20 @@ class NodeSession {
   const Neighbours& neighbours() const { return neighbours_; }
   // Events dropped because their seq was seen before.
   uint64_t duplicates_dropped() const { return duplicates_dropped_; }
+  // Sprites dropped because the same thrower's sprite with the same id came
+  // just before.
+  uint64_t id_duplicates_dropped() const { return id_duplicates_dropped_; }
+
+  static constexpr size_t kRecentSpriteIds = 32;
 
  private:
   void poll();
   void on_join_answer(Response&& response);
   void on_poll_answer(Response&& response);
   void stop(PollStop why, const Response& response);
+  // True when this sprite event's (thrower, id) came among the recent ones;
+  // remembers it otherwise.
+  bool repeats_recent_sprite(const RawObject& event);
 
   Transport& master_;
   Transport& worker_;
@@ -134,6 +148,11 @@ class NodeSession {
   uint64_t cursor_ = 0;
   uint64_t last_seq_ = 0;
   uint64_t duplicates_dropped_ = 0;
+  uint64_t id_duplicates_dropped_ = 0;
+  // Hashes of the last sprites' (thrower, id), allocated with the first
+  // sprite that has an id: most nodes of a big fleet never need it.
+  std::unique_ptr<std::array<uint64_t, kRecentSpriteIds>> recent_sprite_ids_;
+  uint8_t recent_next_ = 0;
   std::optional<uint64_t> poll_timeout_ms_;
   Position position_;
   Neighbours neighbours_;

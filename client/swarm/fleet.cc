@@ -126,7 +126,12 @@ void Fleet::fill(ChildFigures& f) const {
   f.join_started_ns = join_started_ns_;
   f.join_finished_ns = join_finished_ns_;
   uint64_t dropped = 0;
-  for (const Node& node : nodes_) dropped += node.session.duplicates_dropped();
+  for (const Node& node : nodes_) {
+    dropped += node.session.duplicates_dropped();
+    // A sprite the session dropped by id was delivered twice by the relay:
+    // the swarm's throws have unique ids, so it counts as duplicated.
+    f.duplicated += node.session.id_duplicates_dropped();
+  }
   f.seq_duplicates = dropped;
 }
 

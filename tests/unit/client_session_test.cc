@@ -217,6 +217,35 @@ TEST_CASE("events already seen are dropped by seq", "[client][session]") {
   CHECK(j.master.oldest().target == "/v1/nodes/me/events?after=3");
 }
 
+TEST_CASE("a sprite repeated by a thrower with the same id under a new seq is dropped", "[client][session]") {
+  Joined j;
+  // A retried throw whose first copy was delivered too (its answer was lost,
+  // or was a 503 in a narrow race): a second sprite, new seq, same id.
+  j.master.answer(200, poll_answer(3, {sprite_event(1, "s-1"), sprite_event(2, "s-2"), sprite_event(3, "s-1")}));
+  CHECK(j.observer.sprite_ids == std::vector<std::string>{"s-1", "s-2"});
+  CHECK(j.session.id_duplicates_dropped() == 1);
+  CHECK(j.session.last_seq() == 3);
+  CHECK(j.session.cursor() == 3);  // acknowledged all the same
+  // The same id from another thrower, and sprites without an id, are kept.
+  std::string other = R"({"seq":4,"type":"sprite","from":{"node":"b","name":"b"},"direction":"left","id":"s-1","sprite":{}})";
+  std::string no_id_5 = R"({"seq":5,"type":"sprite","from":{"node":"a","name":"a"},"direction":"left","sprite":{}})";
+  std::string no_id_6 = R"({"seq":6,"type":"sprite","from":{"node":"a","name":"a"},"direction":"left","sprite":{}})";
+  j.master.answer(200, poll_answer(6, {other, no_id_5, no_id_6}));
+  CHECK(j.observer.sprite_ids == std::vector<std::string>{"s-1", "s-2", "s-1", "", ""});
+  CHECK(j.session.id_duplicates_dropped() == 1);
+  // Only the recent ones are remembered: an id that comes back much later is
+  // a new sprite.
+  std::vector<std::string> many;
+  for (uint64_t i = 0; i < NodeSession::kRecentSpriteIds; ++i) {
+    many.push_back(sprite_event(7 + i, ("m-" + std::to_string(i)).c_str()));
+  }
+  j.master.answer(200, poll_answer(6 + NodeSession::kRecentSpriteIds, many));
+  const uint64_t next = 7 + NodeSession::kRecentSpriteIds;
+  j.master.answer(200, poll_answer(next, {sprite_event(next, "s-2")}));
+  CHECK(j.observer.sprite_ids.back() == "s-2");
+  CHECK(j.session.id_duplicates_dropped() == 1);
+}
+
 TEST_CASE("a neighbors event replaces the node's neighbours and position", "[client][session]") {
   Joined j;
   j.master.answer(200, poll_answer(2, {neighbors_event(1, 1, 0, neighbours_json("c", "d", "e", "f")),
