@@ -13,8 +13,11 @@
 namespace sprites {
 
 std::string default_ipc_path(uint16_t master_port, long pid) {
-  std::string dir = "/tmp";
-  if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
+  std::string dir = "/tmp/sprites-" + std::to_string(::geteuid());
+  if (const char* systemd = std::getenv("RUNTIME_DIRECTORY"); systemd && *systemd) {
+    dir = systemd;
+    dir = dir.substr(0, dir.find(':'));  // the first of several RuntimeDirectory= entries
+  } else if (const char* runtime = std::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
     struct stat st {};
     if (::stat(runtime, &st) == 0 && S_ISDIR(st.st_mode)) dir = runtime;
   }
@@ -75,6 +78,14 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
   app.add_option("--worker-fd", out.worker_fd, "(internal) inherited listening socket, worker port")
       ->envname("SPRITES_WORKER_FD")
       ->group("Internal");
+  app.add_option("--master-timeout-ms", out.master_timeout_ms,
+                 "worker: answer 503 to a throw the master has not acknowledged within this")
+      ->envname("SPRITES_MASTER_TIMEOUT_MS")
+      ->check(CLI::Range(50u, 600000u));
+  app.add_option("--ipc-fd", out.ipc_fd, "(internal) inherited IPC listening socket")->group("Internal");
+  app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,
+                 "(internal) create the IPC socket, send it over this Unix socket and exit")
+      ->group("Internal");
   app.add_option("--worker-index", out.worker_index, "(internal) which worker this is")
       ->group("Internal");
   std::string ignored_bin_dir;
@@ -90,7 +101,12 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
     unsigned cpus = std::thread::hardware_concurrency();
     out.workers = cpus == 0 ? 1 : cpus;
   }
-  if (out.ipc_path.empty()) out.ipc_path = default_ipc_path(out.master_port, static_cast<long>(::getpid()));
+  if (out.ipc_path.empty()) {
+    // PROTOCOL.md: with master port 0 the socket is named after the
+    // supervisor, which is this process's parent when it asks for a handoff.
+    const long pid = out.ipc_handoff_fd >= 0 ? static_cast<long>(::getppid()) : static_cast<long>(::getpid());
+    out.ipc_path = default_ipc_path(out.master_port, pid);
+  }
   return -1;
 }
 

@@ -8,9 +8,12 @@
 // instead of a hand-written parser: it is one well-kept header-only Debian
 // package and its error messages name the offending flag.
 //
-// Two options are internal to the supervisor/child contract and not in the
-// protocol's table: --master-fd / --worker-fd hand a listening socket the
-// supervisor already bound to the child (so port 0 and restarts keep one port).
+// Some options are internal to the supervisor/child contract and not in the
+// protocol's table: --master-fd / --worker-fd / --ipc-fd hand a listening
+// socket the supervisor already holds to the child (so port 0 and restarts
+// keep one port, and the IPC path is never free between two masters), and
+// --ipc-handoff-fd asks the master binary to create the IPC socket and pass it
+// back (ipc/socket_file.h).
 #pragma once
 
 #include <cstdint>
@@ -23,7 +26,7 @@ struct Options {
   uint16_t master_port = 8000;
   uint16_t worker_port = 8001;
   unsigned workers = 0;  // 0 until parsed: then the number of CPUs
-  std::string ipc_path;  // resolved by resolve_ipc_path() when empty
+  std::string ipc_path;  // default_ipc_path() when not given
   uint32_t grid_width = 8;
   uint32_t poll_timeout_ms = 60000;
   uint32_t node_ttl_ms = 30000;
@@ -34,8 +37,11 @@ struct Options {
   uint32_t request_timeout_ms = 10000;  // receiving one request, first byte to last; 0 = none
   uint32_t idle_timeout_ms = 60000;     // a connection with nothing owed or being received; 0 = none
   std::string log_level = "info";
+  uint32_t master_timeout_ms = 1000;  // worker: a throw the master has not answered by then gets 503
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port
+  int ipc_fd = -1;     // inherited IPC listening socket (master)
+  int ipc_handoff_fd = -1;  // master: create the IPC socket, send it over this fd, exit
   unsigned worker_index = 0;
 };
 
@@ -44,8 +50,13 @@ struct Options {
 // after printing the reason. `program` names the process in --help.
 int parse_options(int argc, char** argv, const char* program, Options& out);
 
-// PROTOCOL.md's default IPC path: sprites-<master port>.sock in $XDG_RUNTIME_DIR
-// (else /tmp); with master port 0, sprites-<pid>.sock where pid is the given one.
+// The default IPC path: sprites-<master port>.sock (with master port 0,
+// sprites-<pid>.sock where pid is the given one) in the first of
+// $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=), $XDG_RUNTIME_DIR (when it
+// is a directory) and /tmp/sprites-<euid> (created 0700 when the socket is
+// made). PROTOCOL.md names /tmp itself as the last resort; a socket there can
+// be taken over by another local user, so the relay keeps it in a directory
+// of its own (common/private_dir.h).
 std::string default_ipc_path(uint16_t master_port, long pid);
 
 }  // namespace sprites

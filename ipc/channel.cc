@@ -79,6 +79,12 @@ Channel::~Channel() {
   }
 }
 
+int Channel::fd() const {
+  uv_os_fd_t fd = -1;
+  if (!pipe_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(pipe_), &fd) != 0) return -1;
+  return fd;
+}
+
 void Channel::send(FrameType type, uint32_t id, std::string_view body) {
   if (state_ != State::Open) return;
   append_frame(queued_, type, id, body);

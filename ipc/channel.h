@@ -55,8 +55,15 @@ class Channel {
   void close();
 
   bool open() const { return state_ == State::Open; }
+  // The longest frame accepted from the peer from now on (frame.h).
+  void set_max_frame_length(uint32_t length) { decoder_.set_max_length(length); }
+  // The connected socket's descriptor, for peer credentials; -1 once closed.
+  int fd() const;
   // Bytes queued but not yet handed to the kernel.
   size_t queued_bytes() const { return queued_.size(); }
+  // The same, plus what an unfinished write still holds: all this channel's
+  // output that the peer has not taken.
+  size_t unsent_bytes() const { return queued_.size() + in_flight_.size(); }
 
  private:
   enum class State { Open, Closing, Closed };

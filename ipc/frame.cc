@@ -49,8 +49,7 @@ uint32_t get_u32(const char* p) {
 }
 
 bool known_type(uint8_t byte) {
-  return byte >= static_cast<uint8_t>(FrameType::Hello) &&
-         byte <= static_cast<uint8_t>(FrameType::Rejected);
+  return byte >= static_cast<uint8_t>(FrameType::Hello) && byte <= static_cast<uint8_t>(kLastFrameType);
 }
 
 }  // namespace
@@ -79,7 +78,7 @@ void FrameDecoder::feed(const char* data, size_t size) {
     // than a series of doublings up to twice that. An out-of-range length is
     // left for next() to report.
     const uint32_t length = get_u32(buffer_.data() + consumed_);
-    if (length <= kMaxFrameLength) wanted = std::max(wanted, 4 + static_cast<size_t>(length));
+    if (length <= max_length_) wanted = std::max(wanted, 4 + static_cast<size_t>(length));
   }
   if (buffer_.capacity() < wanted) {
     std::string grown;
@@ -93,6 +92,10 @@ void FrameDecoder::feed(const char* data, size_t size) {
   buffer_.append(data, size);
 }
 
+void FrameDecoder::set_max_length(uint32_t length) {
+  max_length_ = std::clamp(length, kMinFrameLength, kMaxFrameLength);
+}
+
 FrameDecoder::Status FrameDecoder::next(FrameView& out) {
   if (failed_) return Status::Error;
   const size_t available = buffer_.size() - consumed_;
@@ -100,7 +103,7 @@ FrameDecoder::Status FrameDecoder::next(FrameView& out) {
 
   if (available >= 4) {
     const uint32_t length = get_u32(head);
-    if (length < kMinFrameLength || length > kMaxFrameLength) {
+    if (length < kMinFrameLength || length > max_length_) {
       failed_ = true;
     } else if (available >= 5 && !known_type(static_cast<uint8_t>(head[4]))) {
       failed_ = true;

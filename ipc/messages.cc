@@ -15,9 +15,13 @@
 // envelope around the raw bytes costs a few length checks instead.
 #include "ipc/messages.h"
 
+#include <time.h>
+
+#include <algorithm>
 #include <cstdlib>
 
 #include "common/log.h"
+#include "ipc/frame.h"
 
 namespace sprites::ipc {
 namespace {
@@ -36,6 +40,11 @@ void put_u32(std::string& out, uint32_t v) {
   put_u8(out, static_cast<uint8_t>((v >> 8) & 0xffu));
   put_u8(out, static_cast<uint8_t>((v >> 16) & 0xffu));
   put_u8(out, static_cast<uint8_t>((v >> 24) & 0xffu));
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  put_u32(out, static_cast<uint32_t>(v & 0xffffffffu));
+  put_u32(out, static_cast<uint32_t>(v >> 32));
 }
 
 void put_str8(std::string& out, std::string_view s, const char* field) {
@@ -85,6 +94,12 @@ class BodyReader {
            static_cast<uint32_t>(byte(pos_ - 1)) << 24;
   }
 
+  uint64_t u64() {
+    const uint64_t low = u32();
+    const uint64_t high = u32();
+    return low | high << 32;
+  }
+
   std::string_view bytes(size_t n) {
     if (!take(n)) return {};
     return body_.substr(pos_ - n, n);
@@ -115,19 +130,35 @@ class BodyReader {
 
 }  // namespace
 
+uint32_t max_throw_frame_length(uint32_t max_body_bytes) {
+  // type + id, then the Throw body's fields at their largest valid sizes.
+  const uint64_t length = kMinFrameLength + 8 + 1 + (1 + 32) + (2 + kMaxTokenBytes) + 1 + (2 + 256) +
+                          (4 + static_cast<uint64_t>(max_body_bytes));
+  return static_cast<uint32_t>(std::min<uint64_t>(length, kMaxFrameLength));
+}
+
+uint64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
 std::string encode(const HelloMessage& m) {
   std::string out;
   put_u32(out, m.pid);
+  put_u32(out, m.version);
+  put_u32(out, m.max_body_bytes);
   return out;
 }
 
 std::string encode(const ThrowMessage& m) {
   std::string out;
-  out.reserve(1 + 1 + m.node.size() + 1 + m.token.size() + 1 + 2 + m.sprite_id.size() + 4 +
+  out.reserve(8 + 1 + 1 + m.node.size() + 2 + m.token.size() + 1 + 2 + m.sprite_id.size() + 4 +
               m.sprite.size());
+  put_u64(out, m.expires_at_ms);
   put_u8(out, static_cast<uint8_t>(m.direction));
   put_str8(out, m.node, "node id");
-  put_str8(out, m.token, "token");
+  put_str16(out, m.token, "token");
   put_u8(out, m.has_id ? 1 : 0);
   put_str16(out, m.sprite_id, "sprite id");
   put_str32(out, m.sprite);
@@ -151,22 +182,28 @@ std::string encode(const RejectedMessage& m) {
 bool decode(std::string_view body, HelloMessage& out) {
   BodyReader r(body);
   const uint32_t pid = r.u32();
+  const uint32_t version = r.u32();
+  const uint32_t max_body_bytes = r.u32();
   if (!r.complete()) return false;
   out.pid = pid;
+  out.version = version;
+  out.max_body_bytes = max_body_bytes;
   return true;
 }
 
 bool decode(std::string_view body, ThrowMessage& out) {
   BodyReader r(body);
+  const uint64_t expires_at_ms = r.u64();
   const uint8_t direction_byte = r.u8();
   const std::string_view node = r.str8();
-  const std::string_view token = r.str8();
+  const std::string_view token = r.str16();
   const uint8_t has_id = r.u8();
   const std::string_view sprite_id = r.str16();
   const std::string_view sprite = r.str32();
   if (!r.complete()) return false;
   const std::optional<Direction> direction = direction_from_byte(direction_byte);
   if (!direction || has_id > 1) return false;
+  out.expires_at_ms = expires_at_ms;
   out.direction = *direction;
   out.node = node;
   out.token = token;
@@ -189,7 +226,7 @@ bool decode(std::string_view body, ThrowResultMessage& out) {
 bool decode(std::string_view body, RejectedMessage& out) {
   BodyReader r(body);
   const uint32_t count = r.u32();
-  if (!r.complete()) return false;
+  if (!r.complete() || count == 0 || count > kMaxRejectedPerFrame) return false;
   out.count = count;
   return true;
 }

@@ -6,6 +6,12 @@
 // stops accepting and closes the parts; the loop then ends by itself.
 // SIGUSR2 is a planned restart: the same, plus a snapshot of the whole state
 // (see snapshot.h) that the next master loads at start.
+//
+// A part that cannot start (a port or the IPC socket it cannot listen on, an
+// IPC directory other users can write) ends the master with a log line that
+// says why and exit status 1, after closing what was built, never abort().
+// With --ipc-handoff-fd the binary only makes the IPC socket for the
+// supervisor (ipc/socket_file.h) and exits.
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -16,6 +22,8 @@
 #include "common/http_listener.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/private_dir.h"
+#include "ipc/socket_file.h"
 #include "master/api.h"
 #include "master/relay.h"
 #include "master/snapshot.h"
@@ -67,7 +75,38 @@ struct Master {
     // the group, then the supervisor sends its own) must not kill the exit.
     for (int signum : {SIGTERM, SIGINT, SIGUSR2}) ::signal(signum, SIG_IGN);
   }
+
+  // Start-up failed: close what was built (the signal handles are not yet
+  // initialised), let the loop run the close callbacks, exit 1.
+  int fail() {
+    listener->close();
+    link->close();
+    relay->close();
+    uv_run(loop, UV_RUN_DEFAULT);
+    listener.reset();
+    link.reset();
+    api.reset();
+    relay.reset();
+    uv_loop_close(loop);
+    return 1;
+  }
 };
+
+// --ipc-handoff-fd: make the IPC socket and pass it to the supervisor.
+int hand_off_ipc_socket(const Options& options) {
+  std::string why;
+  const int fd = ipc::listen_ipc_socket(options.ipc_path, why);
+  if (fd < 0) {
+    LOG_ERROR("%s", why.c_str());
+    return 1;
+  }
+  if (!ipc::send_descriptor(options.ipc_handoff_fd, fd, options.ipc_path, why)) {
+    LOG_ERROR("%s", why.c_str());
+    ::unlink(options.ipc_path.c_str());
+    return 1;
+  }
+  return 0;
+}
 
 void on_signal(uv_signal_t* handle, int signum) {
   auto* m = static_cast<Master*>(handle->data);
@@ -87,6 +126,7 @@ int main(int argc, char** argv) {
   log::parse_level(options.log_level, level);
   log::init("master", level);
   ::signal(SIGPIPE, SIG_IGN);
+  if (options.ipc_handoff_fd >= 0) return hand_off_ipc_socket(options);
 
   Master m;
   m.loop = uv_default_loop();
@@ -99,7 +139,7 @@ int main(int argc, char** argv) {
   config.max_nodes = options.max_nodes != 0 ? options.max_nodes : nodes_the_file_limit_allows();
 
   m.relay = std::make_unique<master::Relay>(m.loop, config, m.counters);
-  m.link = std::make_unique<master::WorkerLink>(m.loop, *m.relay, m.counters);
+  m.link = std::make_unique<master::WorkerLink>(m.loop, *m.relay, m.counters, options.max_body_bytes);
   m.api = std::make_unique<master::Api>(
       *m.relay, m.counters,
       [&m](master::Gauges& g) {
@@ -115,19 +155,29 @@ int main(int argc, char** argv) {
 
   m.grid_width = config.grid_width;
   m.snapshot_path = master::snapshot_path_for(options.ipc_path);
+
+  // The IPC socket first: it also proves that its directory, where the
+  // snapshot lives, is private.
+  if (options.ipc_fd >= 0) {
+    if (std::string why = check_private_dir(directory_of(options.ipc_path)); !why.empty()) {
+      LOG_ERROR("%s: the IPC socket and the snapshot need a directory only this user can write", why.c_str());
+      return m.fail();
+    }
+    if (int rc = m.link->adopt(options.ipc_fd); rc != 0) {
+      LOG_ERROR("cannot listen on the inherited IPC socket %s: %s", options.ipc_path.c_str(), uv_strerror(rc));
+      return m.fail();
+    }
+  } else if (std::string why; m.link->listen(options.ipc_path, why) != 0) {
+    LOG_ERROR("%s", why.c_str());
+    return m.fail();
+  }
   master::load_snapshot(*m.relay, m.counters, m.snapshot_path);
 
   int rc = options.master_fd >= 0 ? m.listener->adopt(options.master_fd)
                                   : m.listener->bind(options.host, options.master_port, /*reuseport=*/false);
   if (rc != 0) {
     LOG_ERROR("cannot listen on the master port %s:%u: %s", options.host.c_str(), options.master_port, uv_strerror(rc));
-    return 1;
-  }
-  rc = m.link->listen(options.ipc_path);
-  if (rc != 0) {
-    LOG_ERROR("cannot listen on the IPC socket %s: %s%s", options.ipc_path.c_str(), uv_strerror(rc),
-              rc == UV_EADDRINUSE ? " (another master is running there)" : "");
-    return 1;
+    return m.fail();
   }
   for (auto [handle, signum] : {std::pair{&m.sigterm, SIGTERM}, std::pair{&m.sigint, SIGINT}, std::pair{&m.sigusr2, SIGUSR2}}) {
     uv_signal_init(m.loop, handle);

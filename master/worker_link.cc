@@ -1,62 +1,70 @@
 // See worker_link.h.
 #include "master/worker_link.h"
 
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "common/log.h"
 #include "ipc/messages.h"
+#include "ipc/peer.h"
+#include "ipc/socket_file.h"
 
 namespace sprites::master {
 namespace {
 
-// True when something accepts connections on `path` right now.
-bool someone_listens(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
+constexpr uint64_t kSweepIntervalMs = 500;
+// A Hello frame: type, id and its 12-byte body.
+constexpr uint32_t kHelloFrameLength = ipc::kMinFrameLength + 12;
+
+void close_and_delete(uv_handle_t* handle) {
+  uv_close(handle, [](uv_handle_t* h) {
+    if (h->type == UV_TIMER) {
+      delete reinterpret_cast<uv_timer_t*>(h);
+    } else {
+      delete reinterpret_cast<uv_pipe_t*>(h);
+    }
+  });
 }
 
 }  // namespace
 
-WorkerLink::WorkerLink(uv_loop_t* loop, Relay& relay, Counters& counters)
-    : loop_(loop), relay_(relay), counters_(counters) {}
+WorkerLink::WorkerLink(uv_loop_t* loop, Relay& relay, Counters& counters, uint32_t max_body_bytes)
+    : loop_(loop), relay_(relay), counters_(counters), max_body_bytes_(max_body_bytes) {}
 
 WorkerLink::~WorkerLink() {
-  if (server_ || !workers_.empty()) {
+  if (server_ || sweep_ || !workers_.empty()) {
     LOG_ERROR("WorkerLink destroyed while open");
     std::abort();
   }
 }
 
-int WorkerLink::listen(const std::string& path) {
-  if (path.size() >= sizeof(sockaddr_un{}.sun_path)) return UV_ENAMETOOLONG;
-  if (someone_listens(path)) return UV_EADDRINUSE;
-  ::unlink(path.c_str());
+int WorkerLink::listen(const std::string& path, std::string& why) {
+  const int fd = ipc::listen_ipc_socket(path, why);
+  if (fd < 0) return -1;
+  if (int rc = adopt(fd); rc != 0) {
+    why = std::string("cannot listen on the IPC socket: ") + uv_strerror(rc);
+    ::unlink(path.c_str());
+    return -1;
+  }
+  owned_path_ = path;
+  return 0;
+}
+
+int WorkerLink::adopt(int fd) {
   server_ = new uv_pipe_t;
   uv_pipe_init(loop_, server_, 0);
   server_->data = this;
-  mode_t old = ::umask(077);
-  int rc = uv_pipe_bind(server_, path.c_str());
-  ::umask(old);
+  int rc = uv_pipe_open(server_, fd);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, &WorkerLink::on_connection);
   if (rc != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    close_and_delete(reinterpret_cast<uv_handle_t*>(server_));
     server_ = nullptr;
     return rc;
   }
-  path_ = path;
+  sweep_ = new uv_timer_t;
+  uv_timer_init(loop_, sweep_);
+  sweep_->data = this;
   return 0;
 }
 
@@ -69,48 +77,141 @@ void WorkerLink::on_connection(uv_stream_t* server, int status) {
   auto* pipe = new uv_pipe_t;
   uv_pipe_init(self->loop_, pipe, 0);
   if (uv_accept(server, reinterpret_cast<uv_stream_t*>(pipe)) != 0) {
-    uv_close(reinterpret_cast<uv_handle_t*>(pipe), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    close_and_delete(reinterpret_cast<uv_handle_t*>(pipe));
+    return;
+  }
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd);
+  ipc::PeerCredentials peer;
+  if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
+    LOG_WARN("refused an IPC connection: %s", why.c_str());
+    close_and_delete(reinterpret_cast<uv_handle_t*>(pipe));
+    return;
+  }
+  size_t unintroduced = 0;
+  for (const auto& w : self->workers_) unintroduced += w->said_hello ? 0 : 1;
+  if (unintroduced >= kMaxUnintroduced) {
+    LOG_WARN("refused an IPC connection from pid %d: %zu connections have not said hello yet", static_cast<int>(peer.pid),
+             unintroduced);
+    close_and_delete(reinterpret_cast<uv_handle_t*>(pipe));
     return;
   }
   auto worker = std::make_unique<Worker>();
   Worker* w = worker.get();
+  w->pid = static_cast<uint32_t>(peer.pid);
+  w->connected_at = uv_now(self->loop_);
   ipc::Channel::Callbacks callbacks;
   callbacks.on_frame = [self, w](const ipc::FrameView& f) { self->on_frame(*w, f); };
   callbacks.on_closed = [self, w] { self->on_closed(w); };
   self->workers_.push_back(std::move(worker));
   w->channel = std::make_unique<ipc::Channel>(self->loop_, pipe, std::move(callbacks));
+  w->channel->set_max_frame_length(kHelloFrameLength);
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(self->sweep_))) {
+    uv_timer_start(self->sweep_, &WorkerLink::on_sweep, kSweepIntervalMs, kSweepIntervalMs);
+  }
+}
+
+void WorkerLink::on_sweep(uv_timer_t* timer) {
+  auto* self = static_cast<WorkerLink*>(timer->data);
+  const uint64_t now = uv_now(self->loop_);
+  std::vector<Worker*> late;
+  size_t waiting = 0;
+  for (const auto& w : self->workers_) {
+    if (w->said_hello || !w->channel->open()) continue;
+    if (now - w->connected_at >= kHelloTimeoutMs) {
+      late.push_back(w.get());
+    } else {
+      ++waiting;
+    }
+  }
+  for (Worker* w : late) self->disconnect(*w, "no hello in time");
+  if (waiting == 0) uv_timer_stop(timer);
+}
+
+void WorkerLink::disconnect(Worker& w, const char* why) {
+  LOG_WARN("IPC peer pid %u: %s: disconnecting it", w.pid, why);
+  w.channel->close();
 }
 
 void WorkerLink::on_frame(Worker& w, const ipc::FrameView& frame) {
+  if (!w.said_hello) {
+    if (frame.type != ipc::FrameType::Hello) return disconnect(w, "a frame before its hello");
+    if (!on_hello(w, frame)) return;
+    return;
+  }
   switch (frame.type) {
-    case ipc::FrameType::Hello: {
-      ipc::HelloMessage hello;
-      if (!ipc::decode(frame.body, hello) || w.said_hello) break;
-      w.said_hello = true;
-      w.pid = hello.pid;
-      ++hello_count_;
-      LOG_INFO("worker pid %u connected (%zu connected)", hello.pid, hello_count_);
+    case ipc::FrameType::Throw:
+      return on_throw(w, frame);
+    case ipc::FrameType::Ping:
+      if (!frame.body.empty()) break;
+      w.channel->send(ipc::FrameType::Pong, frame.id, {});
       return;
-    }
-    case ipc::FrameType::Throw: {
-      ipc::ThrowMessage t;
-      if (!ipc::decode(frame.body, t)) break;
-      ThrowOutcome outcome = relay_.throw_sprite(t.node, t.token, t.direction, t.has_id, t.sprite_id, t.sprite);
-      ipc::ThrowResultMessage result{outcome.status, outcome.body};
-      w.channel->send(ipc::FrameType::ThrowResult, frame.id, ipc::encode(result));
-      return;
-    }
     case ipc::FrameType::Rejected: {
       ipc::RejectedMessage r;
       if (!ipc::decode(frame.body, r)) break;
       counters_.rejected += r.count;
       return;
     }
+    case ipc::FrameType::Hello:
+      return disconnect(w, "a second hello");
     case ipc::FrameType::ThrowResult:
+    case ipc::FrameType::Pong:
       break;  // never sent to the master
   }
   LOG_WARN("malformed frame (type %u) from worker pid %u: disconnecting it", static_cast<unsigned>(frame.type), w.pid);
   w.channel->close();
+}
+
+bool WorkerLink::on_hello(Worker& w, const ipc::FrameView& frame) {
+  ipc::HelloMessage hello;
+  if (!ipc::decode(frame.body, hello)) {
+    disconnect(w, "a malformed hello");
+    return false;
+  }
+  if (hello.version != ipc::kIpcVersion) {
+    LOG_ERROR("worker pid %u speaks IPC version %u, this master %u (another build?): disconnecting it", w.pid,
+              hello.version, ipc::kIpcVersion);
+    w.channel->close();
+    return false;
+  }
+  if (hello.max_body_bytes > max_body_bytes_) {
+    LOG_ERROR("worker pid %u accepts throws of %u bytes, this master at most %u (--max-body-bytes differs): "
+              "disconnecting it",
+              w.pid, hello.max_body_bytes, max_body_bytes_);
+    w.channel->close();
+    return false;
+  }
+  w.said_hello = true;
+  w.channel->set_max_frame_length(ipc::max_throw_frame_length(max_body_bytes_));
+  ++hello_count_;
+  LOG_INFO("worker pid %u connected (%zu connected)", w.pid, hello_count_);
+  return true;
+}
+
+void WorkerLink::on_throw(Worker& w, const ipc::FrameView& frame) {
+  ipc::ThrowMessage t;
+  if (!ipc::decode(frame.body, t)) {
+    LOG_WARN("malformed throw from worker pid %u: disconnecting it", w.pid);
+    w.channel->close();
+    return;
+  }
+  if (ipc::monotonic_ms() > t.expires_at_ms) {
+    // The worker has answered this throw 503 already (this loop was held up
+    // past its --master-timeout-ms): delivering it now would turn a refusal
+    // into a delivery. Nothing is sent back; the worker forgot the request.
+    ++expired_;
+    const uint64_t now = uv_now(loop_);
+    if (now - expired_logged_at_ >= 1000 || expired_logged_at_ == 0) {
+      LOG_WARN("dropped %llu throws that reached the master after their worker had answered 503",
+               static_cast<unsigned long long>(expired_));
+      expired_ = 0;
+      expired_logged_at_ = now;
+    }
+    return;
+  }
+  ThrowOutcome outcome = relay_.throw_sprite(t.node, t.token, t.direction, t.has_id, t.sprite_id, t.sprite);
+  ipc::ThrowResultMessage result{outcome.status, outcome.body};
+  w.channel->send(ipc::FrameType::ThrowResult, frame.id, ipc::encode(result));
 }
 
 void WorkerLink::on_closed(Worker* w) {
@@ -128,9 +229,13 @@ void WorkerLink::on_closed(Worker* w) {
 
 void WorkerLink::close() {
   if (server_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    close_and_delete(reinterpret_cast<uv_handle_t*>(server_));
     server_ = nullptr;
-    if (!path_.empty()) ::unlink(path_.c_str());
+    if (!owned_path_.empty()) ::unlink(owned_path_.c_str());
+  }
+  if (sweep_) {
+    close_and_delete(reinterpret_cast<uv_handle_t*>(sweep_));
+    sweep_ = nullptr;
   }
   std::vector<Worker*> open;
   for (auto& w : workers_) open.push_back(w.get());

@@ -72,8 +72,12 @@ int main(int argc, char** argv) {
 
   Worker w;
   w.loop = uv_default_loop();
+  worker::MasterLink::Config link_config;
+  link_config.path = options.ipc_path;
+  link_config.max_body_bytes = options.max_body_bytes;
+  link_config.master_timeout_ms = options.master_timeout_ms;
   w.link = std::make_unique<worker::MasterLink>(
-      w.loop, options.ipc_path,
+      w.loop, std::move(link_config),
       [&w](const worker::MasterLink::Waiter& waiter, uint16_t status, std::string_view body) {
         w.intake->on_result(waiter, status, body);
       },

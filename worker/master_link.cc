@@ -3,32 +3,59 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/http_response.h"
 #include "common/log.h"
+#include "ipc/peer.h"
 
 namespace sprites::worker {
 namespace {
 
 constexpr uint64_t kFirstBackoffMs = 50;
 constexpr uint64_t kMaxBackoffMs = 2000;
+// A ThrowResult body is a short JSON answer; nothing the master sends comes
+// near this.
+constexpr uint32_t kMaxFrameFromMaster = 64 * 1024;
+
+uv_timer_t* new_timer(uv_loop_t* loop, void* data) {
+  auto* t = new uv_timer_t;
+  uv_timer_init(loop, t);
+  t->data = data;
+  return t;
+}
+
+void close_timer(uv_timer_t*& t) {
+  if (!t) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  t = nullptr;
+}
+
+void close_pipe(uv_pipe_t* pipe) {
+  uv_close(reinterpret_cast<uv_handle_t*>(pipe), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+}
 
 }  // namespace
 
-MasterLink::MasterLink(uv_loop_t* loop, std::string path, OnResult on_result, OnState on_state)
-    : loop_(loop), path_(std::move(path)), on_result_(std::move(on_result)), on_state_(std::move(on_state)) {
-  retry_timer_ = new uv_timer_t;
-  uv_timer_init(loop_, retry_timer_);
-  retry_timer_->data = this;
+MasterLink::MasterLink(uv_loop_t* loop, Config config, OnResult on_result, OnState on_state)
+    : loop_(loop), config_(std::move(config)), on_result_(std::move(on_result)), on_state_(std::move(on_state)) {
+  retry_timer_ = new_timer(loop_, this);
+  deadline_timer_ = new_timer(loop_, this);
+  heartbeat_timer_ = new_timer(loop_, this);
 }
 
 MasterLink::~MasterLink() {
-  if (retry_timer_ || channel_ || connecting_) {
+  if (retry_timer_ || deadline_timer_ || heartbeat_timer_ || channel_ || connecting_) {
     LOG_ERROR("MasterLink destroyed while open");
     std::abort();
   }
 }
 
-void MasterLink::start() { connect(); }
+void MasterLink::start() {
+  const uint64_t interval = std::clamp<uint64_t>(config_.master_timeout_ms / 2, 25, 500);
+  uv_timer_start(heartbeat_timer_, &MasterLink::on_heartbeat, interval, interval);
+  connect();
+}
 
 void MasterLink::connect() {
   if (closing_ || connecting_ || channel_) return;
@@ -36,7 +63,7 @@ void MasterLink::connect() {
   uv_pipe_init(loop_, pipe, 0);
   connect_req_.data = this;
   connecting_ = true;
-  uv_pipe_connect(&connect_req_, pipe, path_.c_str(), &MasterLink::on_connect);
+  uv_pipe_connect(&connect_req_, pipe, config_.path.c_str(), &MasterLink::on_connect);
 }
 
 void MasterLink::on_connect(uv_connect_t* req, int status) {
@@ -44,28 +71,44 @@ void MasterLink::on_connect(uv_connect_t* req, int status) {
   auto* pipe = reinterpret_cast<uv_pipe_t*>(req->handle);
   self->connecting_ = false;
   if (status < 0 || self->closing_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(pipe), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
+    close_pipe(pipe);
     if (!self->closing_) {
       if (self->failures_logged_++ % 20 == 0) {
-        LOG_WARN("master unreachable at %s: %s (retrying)", self->path_.c_str(), uv_strerror(status));
+        LOG_WARN("master unreachable at %s: %s (retrying)", self->config_.path.c_str(), uv_strerror(status));
       }
       self->schedule_retry();
     }
+    return;
+  }
+  // Nothing is sent (the Hello included) before the listener is known to be
+  // a process of this user.
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd);
+  ipc::PeerCredentials peer;
+  if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
+    if (self->failures_logged_++ % 20 == 0) {
+      LOG_ERROR("refusing the IPC socket %s: %s (retrying)", self->config_.path.c_str(), why.c_str());
+    }
+    close_pipe(pipe);
+    self->schedule_retry();
     return;
   }
   ipc::Channel::Callbacks callbacks;
   callbacks.on_frame = [self](const ipc::FrameView& f) { self->on_frame(f); };
   callbacks.on_closed = [self] { self->on_channel_closed(); };
   self->channel_ = std::make_unique<ipc::Channel>(self->loop_, pipe, std::move(callbacks));
+  self->channel_->set_max_frame_length(kMaxFrameFromMaster);
   self->connected_ = true;
+  self->stalled_ = false;
+  self->ping_out_ = false;
   self->backoff_ms_ = kFirstBackoffMs;
   self->failures_logged_ = 0;
-  self->channel_->send(ipc::FrameType::Hello, 0, ipc::encode(ipc::HelloMessage{static_cast<uint32_t>(::getpid())}));
-  if (self->unsent_rejections_ > 0) {
-    self->channel_->send(ipc::FrameType::Rejected, 0, ipc::encode(ipc::RejectedMessage{self->unsent_rejections_}));
-    self->unsent_rejections_ = 0;
-  }
-  LOG_INFO("connected to the master at %s", self->path_.c_str());
+  ipc::HelloMessage hello;
+  hello.pid = static_cast<uint32_t>(::getpid());
+  hello.max_body_bytes = self->config_.max_body_bytes;
+  self->channel_->send(ipc::FrameType::Hello, 0, ipc::encode(hello));
+  self->send_rejections();
+  LOG_INFO("connected to the master at %s", self->config_.path.c_str());
   if (self->on_state_) self->on_state_(true);
 }
 
@@ -77,53 +120,159 @@ void MasterLink::schedule_retry() {
 
 void MasterLink::on_retry(uv_timer_t* timer) { static_cast<MasterLink*>(timer->data)->connect(); }
 
-bool MasterLink::forward(const ipc::ThrowMessage& message, Waiter waiter) {
-  if (!connected()) return false;
-  uint32_t id = next_id_++;
-  if (id == 0) id = next_id_++;
-  waiting_.emplace(id, waiter);
+bool MasterLink::forward(ipc::ThrowMessage message, Waiter waiter) {
+  if (!healthy() || live_ >= kMaxInFlight || channel_->unsent_bytes() >= kMaxUnsentBytes) return false;
+  const uint64_t now = ipc::monotonic_ms();
+  message.expires_at_ms = now + config_.master_timeout_ms - config_.master_timeout_ms / 4;
+  const uint32_t id = next_id_++;
+  if (ring_.empty()) front_id_ = id;
+  ring_.push_back(Pending{waiter, now + config_.master_timeout_ms, true});
+  ++live_;
   channel_->send(ipc::FrameType::Throw, id, ipc::encode(message));
+  if (ring_.size() == 1) arm_deadline();
   return true;
 }
 
 void MasterLink::count_rejected() {
-  if (connected()) {
-    channel_->send(ipc::FrameType::Rejected, 0, ipc::encode(ipc::RejectedMessage{1}));
-  } else {
-    ++unsent_rejections_;
+  ++unsent_rejections_;
+  if (connected()) send_rejections();
+}
+
+void MasterLink::send_rejections() {
+  while (unsent_rejections_ > 0) {
+    const auto count = static_cast<uint32_t>(std::min<uint64_t>(unsent_rejections_, ipc::kMaxRejectedPerFrame));
+    channel_->send(ipc::FrameType::Rejected, 0, ipc::encode(ipc::RejectedMessage{count}));
+    unsent_rejections_ -= count;
   }
 }
 
 void MasterLink::on_frame(const ipc::FrameView& frame) {
-  if (frame.type != ipc::FrameType::ThrowResult) {
-    LOG_WARN("unexpected frame type %u from the master", static_cast<unsigned>(frame.type));
-    return;
+  switch (frame.type) {
+    case ipc::FrameType::ThrowResult:
+      return on_result(frame);
+    case ipc::FrameType::Pong:
+      if (ping_out_ && frame.id == ping_id_) {
+        ping_out_ = false;
+        set_stalled(false, nullptr);
+      }
+      return;
+    default:
+      LOG_WARN("unexpected frame type %u from the master: reconnecting", static_cast<unsigned>(frame.type));
+      channel_->close();
   }
+}
+
+void MasterLink::on_result(const ipc::FrameView& frame) {
   ipc::ThrowResultMessage result;
   if (!ipc::decode(frame.body, result)) {
     LOG_WARN("malformed ThrowResult from the master: reconnecting");
     channel_->close();
     return;
   }
-  auto it = waiting_.find(frame.id);
-  if (it == waiting_.end()) return;  // answered 503 already
-  Waiter w = it->second;
-  waiting_.erase(it);
+  const uint32_t offset = frame.id - front_id_;  // wraps like the ids
+  if (offset >= ring_.size() || !ring_[offset].live) return;  // answered 503 already
+  Pending& p = ring_[offset];
+  p.live = false;
+  --live_;
+  const Waiter w = p.waiter;
+  drop_answered_front();
   on_result_(w, result.status, result.body);
 }
 
-void MasterLink::fail_all() {
-  std::unordered_map<uint32_t, Waiter> waiting;
-  waiting.swap(waiting_);
-  std::string body = http::error_body("master_unavailable", "the connection to the master was lost; retry");
-  for (auto& [id, w] : waiting) on_result_(w, 503, body);
+void MasterLink::drop_answered_front() {
+  const bool front_changes = !ring_.empty() && !ring_.front().live;
+  while (!ring_.empty() && !ring_.front().live) {
+    ring_.pop_front();
+    ++front_id_;
+  }
+  if (front_changes) arm_deadline();
+}
+
+void MasterLink::arm_deadline() {
+  if (!deadline_timer_) return;
+  if (ring_.empty()) {
+    uv_timer_stop(deadline_timer_);
+    return;
+  }
+  const uint64_t now = ipc::monotonic_ms();
+  const uint64_t due = ring_.front().answer_by;
+  deadline_polled_ = false;
+  uv_timer_start(deadline_timer_, &MasterLink::on_deadline, due > now ? due - now : 0, 0);
+}
+
+void MasterLink::on_deadline(uv_timer_t* timer) {
+  auto* self = static_cast<MasterLink*>(timer->data);
+  if (!self->deadline_polled_) {
+    // Timers run before this turn's I/O: let the poll phase read answers
+    // that are already in the socket, then act in the next turn.
+    self->deadline_polled_ = true;
+    uv_timer_start(timer, &MasterLink::on_deadline, 0, 0);
+    return;
+  }
+  self->deadline_polled_ = false;
+  const uint64_t now = ipc::monotonic_ms();
+  const std::string body =
+      http::error_body("master_unavailable", "the master did not answer in time; retry");
+  size_t timed_out = 0;
+  while (!self->ring_.empty() && self->ring_.front().answer_by <= now) {
+    Pending p = self->ring_.front();
+    self->ring_.pop_front();
+    ++self->front_id_;
+    if (!p.live) continue;
+    --self->live_;
+    ++timed_out;
+    self->on_result_(p.waiter, 503, body);
+  }
+  self->drop_answered_front();
+  self->arm_deadline();
+  if (timed_out > 0) self->set_stalled(true, "throws got no answer in time");
+}
+
+void MasterLink::on_heartbeat(uv_timer_t* timer) {
+  auto* self = static_cast<MasterLink*>(timer->data);
+  if (!self->connected()) return;
+  const uint64_t now = ipc::monotonic_ms();
+  if (self->ping_out_) {
+    if (now - self->ping_sent_at_ >= self->config_.master_timeout_ms) {
+      self->set_stalled(true, "no answer to a ping");
+    }
+    return;
+  }
+  self->ping_out_ = true;
+  self->ping_sent_at_ = now;
+  self->channel_->send(ipc::FrameType::Ping, ++self->ping_id_, {});
+}
+
+void MasterLink::set_stalled(bool stalled, const char* why) {
+  if (stalled == stalled_) return;
+  stalled_ = stalled;
+  if (stalled) {
+    LOG_WARN("the master does not answer within %llu ms (%s): throws get 503 until it does",
+             static_cast<unsigned long long>(config_.master_timeout_ms), why);
+  } else {
+    LOG_INFO("the master answers again");
+  }
+}
+
+void MasterLink::fail_all(const char* message) {
+  std::deque<Pending> ring;
+  ring.swap(ring_);
+  front_id_ = next_id_;
+  live_ = 0;
+  if (deadline_timer_) uv_timer_stop(deadline_timer_);
+  const std::string body = http::error_body("master_unavailable", message);
+  for (const Pending& p : ring) {
+    if (p.live) on_result_(p.waiter, 503, body);
+  }
 }
 
 void MasterLink::on_channel_closed() {
   bool was_connected = connected_;
   connected_ = false;
+  stalled_ = false;
+  ping_out_ = false;
   channel_.reset();  // the Channel allows destruction from inside on_closed
-  fail_all();
+  fail_all("the connection to the master was lost; retry");
   if (was_connected) {
     LOG_WARN("lost the connection to the master");
     if (on_state_) on_state_(false);
@@ -133,12 +282,11 @@ void MasterLink::on_channel_closed() {
 
 void MasterLink::close() {
   closing_ = true;
-  fail_all();
+  fail_all("this worker is stopping; retry");
   if (channel_) channel_->close();
-  if (retry_timer_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(retry_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    retry_timer_ = nullptr;
-  }
+  close_timer(retry_timer_);
+  close_timer(deadline_timer_);
+  close_timer(heartbeat_timer_);
 }
 
 }  // namespace sprites::worker

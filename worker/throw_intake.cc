@@ -15,8 +15,7 @@ using http::Route;
 
 namespace {
 constexpr std::string_view kRetryAfter = "Retry-After: 1\r\n";
-constexpr size_t kMaxNodeIdBytes = 32;
-constexpr size_t kMaxTokenBytes = 255;
+constexpr size_t kMaxNodeIdBytes = 32;  // PROTOCOL.md: a longer id is no node's
 }  // namespace
 
 ThrowIntake::ThrowIntake(MasterLink& link, uint32_t max_body_bytes) : link_(link), max_body_bytes_(max_body_bytes) {}
@@ -54,10 +53,12 @@ void ThrowIntake::on_request(HttpConnection& conn, HttpRequest& req, uint32_t sl
   }
   http::RouteMatch m = http::match_route(req.path());
   if (m.route == Route::Healthz) {
-    if (link_.connected()) {
+    if (link_.healthy()) {
       conn.respond(slot, 200, http::kText, "ok");
     } else {
-      conn.respond_error(slot, 503, "master_unavailable", "this worker is not connected to the master", kRetryAfter);
+      conn.respond_error(slot, 503, "master_unavailable",
+                         link_.connected() ? "the master does not answer in time" : "this worker is not connected to the master",
+                         kRetryAfter);
     }
     return;
   }
@@ -73,7 +74,10 @@ void ThrowIntake::on_request(HttpConnection& conn, HttpRequest& req, uint32_t sl
     reject(conn, slot, 404, "unknown_node", "no node with this id");
     return;
   }
-  if (token.size() > kMaxTokenBytes) {
+  // Any token reaches the master, which alone knows whether the node exists
+  // (404 whatever the token) and whose token it is. The header limit keeps
+  // it far below what the IPC field holds; the check guards the encoder.
+  if (token.size() > ipc::kMaxTokenBytes) {
     reject(conn, slot, 401, "unauthorized", "the token does not belong to this node");
     return;
   }

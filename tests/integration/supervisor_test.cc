@@ -260,7 +260,7 @@ TEST_CASE("while the master is down a throw is 503 master_unavailable and the wo
 
 TEST_CASE("with master port 0 the IPC socket is named after the supervisor pid, or --ipc-path") {
   const char* runtime = std::getenv("XDG_RUNTIME_DIR");
-  const std::string dir = runtime != nullptr && *runtime != '\0' ? runtime : "/tmp";
+  const std::string dir = runtime != nullptr && *runtime != '\0' ? runtime : "/tmp/sprites-" + std::to_string(::geteuid());
   {
     RelayProcess relay;
     struct stat st {};

@@ -223,7 +223,7 @@ TEST_CASE("a length shorter than type and id is an error") {
 }
 
 TEST_CASE("an unknown frame type is an error before the id arrives") {
-  for (uint8_t type : {uint8_t{0}, uint8_t{5}, uint8_t{0xff}}) {
+  for (uint8_t type : {uint8_t{0}, uint8_t{7}, uint8_t{0xff}}) {
     const std::string h = header(kMinFrameLength, type, 0);
     FrameDecoder decoder;
     decoder.feed(h.data(), 5);
@@ -266,4 +266,51 @@ TEST_CASE("an empty feed changes nothing") {
   FrameView view{};
   CHECK(decoder.next(view) == FrameDecoder::Status::NeedMore);
   CHECK(decoder.buffered() == 0);
+}
+
+TEST_CASE("a frame longer than the decoder's own limit is an error as soon as its length arrives") {
+  FrameDecoder decoder;
+  decoder.set_max_length(17);
+  CHECK(decoder.max_length() == 17);
+  std::string ok;
+  append_frame(ok, FrameType::Hello, 0, std::string(12, 'h'));
+  decoder.feed(ok.data(), ok.size());
+  FrameView view{};
+  REQUIRE(decoder.next(view) == FrameDecoder::Status::Frame);
+  CHECK(view.body.size() == 12);
+  const std::string big = header(18, 1, 0);
+  decoder.feed(big.data(), 4);  // the length alone
+  CHECK(decoder.next(view) == FrameDecoder::Status::Error);
+  CHECK(decoder.buffered() == 0);
+}
+
+TEST_CASE("a decoder's limit can be raised for the frames that follow") {
+  std::string stream;
+  append_frame(stream, FrameType::Hello, 0, "hi");
+  append_frame(stream, FrameType::Throw, 1, std::string(1000, 't'));
+  FrameDecoder decoder;
+  decoder.set_max_length(16);
+  decoder.feed(stream.data(), stream.size());
+  FrameView view{};
+  REQUIRE(decoder.next(view) == FrameDecoder::Status::Frame);
+  CHECK(view.type == FrameType::Hello);
+  decoder.set_max_length(2000);
+  REQUIRE(decoder.next(view) == FrameDecoder::Status::Frame);
+  CHECK(view.body.size() == 1000);
+  decoder.set_max_length(0);  // clamped: never below an empty frame
+  CHECK(decoder.max_length() == sprites::ipc::kMinFrameLength);
+}
+
+TEST_CASE("Ping and Pong are known frame types") {
+  std::string stream;
+  append_frame(stream, FrameType::Ping, 7, "");
+  append_frame(stream, FrameType::Pong, 7, "");
+  FrameDecoder decoder;
+  decoder.feed(stream.data(), stream.size());
+  FrameView view{};
+  REQUIRE(decoder.next(view) == FrameDecoder::Status::Frame);
+  CHECK(view.type == FrameType::Ping);
+  REQUIRE(decoder.next(view) == FrameDecoder::Status::Frame);
+  CHECK(view.type == FrameType::Pong);
+  CHECK(view.id == 7);
 }

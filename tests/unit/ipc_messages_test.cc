@@ -3,6 +3,8 @@
 // any malformed body is refused rather than read past its end.
 #include "ipc/messages.h"
 
+#include "ipc/frame.h"
+
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -37,6 +39,7 @@ bool trailing_byte_rejected(std::string body) {
 
 ThrowMessage sample_throw() {
   ThrowMessage m;
+  m.expires_at_ms = 0x0102030405060708ull;
   m.direction = Direction::Down;
   m.node = "node-7";
   m.token = "secret-token";
@@ -46,30 +49,42 @@ ThrowMessage sample_throw() {
   return m;
 }
 
-// Offsets in an encoded sample_throw(): direction, then str8 node, str8 token, has_id.
-constexpr size_t kDirectionOffset = 0;
-size_t has_id_offset(const ThrowMessage& m) { return 1 + 1 + m.node.size() + 1 + m.token.size(); }
+// Offsets in an encoded sample_throw(): u64 expiry, direction, then str8 node,
+// str16 token, has_id.
+constexpr size_t kDirectionOffset = 8;
+size_t has_id_offset(const ThrowMessage& m) { return 8 + 1 + 1 + m.node.size() + 2 + m.token.size(); }
 
 }  // namespace
 
-TEST_CASE("a Hello round-trips and is four little-endian bytes") {
-  const std::string body = encode(HelloMessage{0x11223344u});
-  CHECK(body == std::string("\x44\x33\x22\x11", 4));
+TEST_CASE("a Hello round-trips its pid, IPC version and body limit as little-endian words") {
+  const std::string body = encode(HelloMessage{0x11223344u, 2, 0x00004000u});
+  CHECK(body == std::string("\x44\x33\x22\x11\x02\x00\x00\x00\x00\x40\x00\x00", 12));
   HelloMessage out;
   REQUIRE(decode(body, out));
   CHECK(out.pid == 0x11223344u);
+  CHECK(out.version == 2);
+  CHECK(out.max_body_bytes == 16384);
   CHECK(every_truncation_rejected<HelloMessage>(body));
   CHECK(trailing_byte_rejected<HelloMessage>(body));
 }
 
 TEST_CASE("a Rejected round-trips and is four little-endian bytes") {
-  const std::string body = encode(RejectedMessage{0xfffffffeu});
-  CHECK(body == std::string("\xfe\xff\xff\xff", 4));
+  const std::string body = encode(RejectedMessage{0x00010000u});
+  CHECK(body == std::string("\x00\x00\x01\x00", 4));
   RejectedMessage out;
   REQUIRE(decode(body, out));
-  CHECK(out.count == 0xfffffffeu);
+  CHECK(out.count == sprites::ipc::kMaxRejectedPerFrame);
   CHECK(every_truncation_rejected<RejectedMessage>(body));
   CHECK(trailing_byte_rejected<RejectedMessage>(body));
+}
+
+TEST_CASE("a Rejected count of zero or over the per-frame bound is refused, not added up") {
+  for (uint32_t count : {0u, sprites::ipc::kMaxRejectedPerFrame + 1, 0xffffffffu}) {
+    RejectedMessage out{5};
+    INFO(count);
+    CHECK_FALSE(decode(encode(RejectedMessage{count}), out));
+    CHECK(out.count == 5);
+  }
 }
 
 TEST_CASE("a ThrowResult round-trips with its status and body") {
@@ -100,6 +115,8 @@ TEST_CASE("a Throw round-trips every field") {
   const std::string body = encode(m);
   ThrowMessage out;
   REQUIRE(decode(body, out));
+  CHECK(out.expires_at_ms == 0x0102030405060708ull);
+  CHECK(body.substr(0, 8) == std::string("\x08\x07\x06\x05\x04\x03\x02\x01", 8));
   CHECK(out.direction == Direction::Down);
   CHECK(out.node == "node-7");
   CHECK(out.token == "secret-token");
@@ -122,7 +139,7 @@ TEST_CASE("a Throw without a sprite id and with empty strings round-trips") {
   ThrowMessage m;
   m.direction = Direction::Left;
   const std::string body = encode(m);
-  CHECK(body == std::string(10, '\0'));  // u8 dir, u8 node, u8 token, u8 has_id, u16 id, u32 sprite
+  CHECK(body == std::string(19, '\0'));  // u64 expiry, u8 dir, u8 node, u16 token, u8 has_id, u16 id, u32 sprite
   ThrowMessage out;
   out.has_id = true;
   REQUIRE(decode(body, out));
@@ -133,9 +150,9 @@ TEST_CASE("a Throw without a sprite id and with empty strings round-trips") {
   CHECK(out.sprite.empty());
 }
 
-TEST_CASE("a Throw with 255-byte ids, a 256-byte sprite id and a large sprite round-trips") {
+TEST_CASE("a Throw with a 255-byte node id, a long token, a 256-byte sprite id and a large sprite round-trips") {
   const std::string node(255, 'n');
-  const std::string token(255, 't');
+  const std::string token(9000, 't');  // past a str8: the master decides what a wrong token gets
   const std::string sprite_id(256, 's');  // 64 four-byte code points: past a str8
   const std::string sprite(70000, 'j');  // past any u16 length
   ThrowMessage m;
@@ -189,9 +206,10 @@ TEST_CASE("a Throw whose has_id is neither 0 nor 1 is rejected") {
 
 TEST_CASE("a string length pointing past the end of the body is rejected") {
   // node length 200 with only a few bytes behind it.
-  const std::string node_overrun("\x00\xc8"
-                                 "abc",
-                                 5);
+  const std::string node_overrun(std::string(8, '\0') +
+                                 std::string("\x00\xc8"
+                                             "abc",
+                                             5));
   ThrowMessage throw_out;
   CHECK_FALSE(decode(node_overrun, throw_out));
 
@@ -209,7 +227,25 @@ TEST_CASE("a string length pointing past the end of the body is rejected") {
 }
 
 TEST_CASE("a failed decode leaves the output untouched") {
-  HelloMessage hello{7};
+  HelloMessage hello{7, 2, 100};
   CHECK_FALSE(decode(std::string_view("\x01\x02", 2), hello));
   CHECK(hello.pid == 7);
+  CHECK(hello.max_body_bytes == 100);
+}
+
+TEST_CASE("the longest throw frame bound holds the largest valid throw, and no more than that needs") {
+  const uint32_t max_body = 16384;
+  ThrowMessage m;
+  const std::string node(32, 'n');
+  const std::string token(sprites::ipc::kMaxTokenBytes, 't');
+  const std::string sprite_id(256, 's');
+  const std::string sprite(max_body, 'j');  // a sprite is shorter than the whole body
+  m.node = node;
+  m.token = token;
+  m.has_id = true;
+  m.sprite_id = sprite_id;
+  m.sprite = sprite;
+  const size_t frame = sprites::ipc::kMinFrameLength + encode(m).size();
+  CHECK(frame == sprites::ipc::max_throw_frame_length(max_body));
+  CHECK(sprites::ipc::max_throw_frame_length(1u << 30) == sprites::ipc::kMaxFrameLength);
 }

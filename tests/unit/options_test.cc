@@ -27,7 +27,7 @@ using sprites::parse_options;
 
 namespace {
 
-// Sets aside every SPRITES_* variable and XDG_RUNTIME_DIR; restores them (and
+// Sets aside every SPRITES_* variable, XDG_RUNTIME_DIR and RUNTIME_DIRECTORY; restores them (and
 // removes whatever the test set) on destruction.
 class CleanEnvironment {
  public:
@@ -36,7 +36,7 @@ class CleanEnvironment {
     for (char** e = environ; *e; ++e) {
       std::string entry = *e;
       std::string name = entry.substr(0, entry.find('='));
-      if (name.rfind("SPRITES_", 0) == 0 || name == "XDG_RUNTIME_DIR") names.push_back(name);
+      if (name.rfind("SPRITES_", 0) == 0 || name == "XDG_RUNTIME_DIR" || name == "RUNTIME_DIRECTORY") names.push_back(name);
     }
     for (const std::string& name : names) {
       saved_.emplace_back(name, std::getenv(name.c_str()));
@@ -48,7 +48,7 @@ class CleanEnvironment {
     for (char** e = environ; *e; ++e) {
       std::string entry = *e;
       std::string name = entry.substr(0, entry.find('='));
-      if (name.rfind("SPRITES_", 0) == 0 || name == "XDG_RUNTIME_DIR") names.push_back(name);
+      if (name.rfind("SPRITES_", 0) == 0 || name == "XDG_RUNTIME_DIR" || name == "RUNTIME_DIRECTORY") names.push_back(name);
     }
     for (const std::string& name : names) ::unsetenv(name.c_str());
     for (const auto& [name, value] : saved_) ::setenv(name.c_str(), value.c_str(), 1);
@@ -90,6 +90,9 @@ class TempDir {
   std::string path_;
 };
 
+// The last resort of the default IPC path: a directory of this user's in /tmp.
+std::string tmp_dir() { return "/tmp/sprites-" + std::to_string(::geteuid()); }
+
 unsigned expected_workers() {
   unsigned cpus = std::thread::hardware_concurrency();
   return cpus == 0 ? 1 : cpus;
@@ -105,7 +108,7 @@ TEST_CASE("with no flags and no environment the options have PROTOCOL.md's defau
   CHECK(o.master_port == 8000);
   CHECK(o.worker_port == 8001);
   CHECK(o.workers == expected_workers());
-  CHECK(o.ipc_path == "/tmp/sprites-8000.sock");
+  CHECK(o.ipc_path == tmp_dir() + "/sprites-8000.sock");
   CHECK(o.grid_width == 8);
   CHECK(o.poll_timeout_ms == 60000);
   CHECK(o.node_ttl_ms == 30000);
@@ -185,7 +188,7 @@ TEST_CASE("a flag wins over the environment") {
   REQUIRE(parse({"--master-port", "9100"}, o) == -1);
   CHECK(o.master_port == 9100);
   CHECK(o.grid_width == 3);  // the environment still fills what no flag gave
-  CHECK(o.ipc_path == "/tmp/sprites-9100.sock");
+  CHECK(o.ipc_path == tmp_dir() + "/sprites-9100.sock");
 }
 
 TEST_CASE("the environment is left as it was found") {
@@ -263,23 +266,31 @@ TEST_CASE("the default IPC path is in XDG_RUNTIME_DIR when that is a directory")
   CHECK(o.ipc_path == dir.path() + "/sprites-8123.sock");
 }
 
-TEST_CASE("the default IPC path is in /tmp when XDG_RUNTIME_DIR is unusable") {
+TEST_CASE("the default IPC path is in a directory of this user's under /tmp when XDG_RUNTIME_DIR is unusable") {
   CleanEnvironment env;
   SECTION("unset") {}
   SECTION("empty") { env.set("XDG_RUNTIME_DIR", ""); }
   SECTION("missing") { env.set("XDG_RUNTIME_DIR", "/nonexistent/sprites-options-test"); }
   SECTION("a file, not a directory") { env.set("XDG_RUNTIME_DIR", "/proc/self/status"); }
-  CHECK(default_ipc_path(8000, 1234) == "/tmp/sprites-8000.sock");
+  CHECK(default_ipc_path(8000, 1234) == tmp_dir() + "/sprites-8000.sock");
+}
+
+TEST_CASE("under systemd the default IPC path is in RUNTIME_DIRECTORY") {
+  CleanEnvironment env;
+  TempDir dir;
+  env.set("XDG_RUNTIME_DIR", "/proc");
+  env.set("RUNTIME_DIRECTORY", dir.path() + ":/run/other");
+  CHECK(default_ipc_path(8000, 1234) == dir.path() + "/sprites-8000.sock");
 }
 
 TEST_CASE("with master port 0 the default IPC path is named after the pid") {
   CleanEnvironment env;
-  CHECK(default_ipc_path(0, 4242) == "/tmp/sprites-4242.sock");
-  CHECK(default_ipc_path(1, 4242) == "/tmp/sprites-1.sock");
+  CHECK(default_ipc_path(0, 4242) == tmp_dir() + "/sprites-4242.sock");
+  CHECK(default_ipc_path(1, 4242) == tmp_dir() + "/sprites-1.sock");
   Options o;
   REQUIRE(parse({"--master-port", "0"}, o) == -1);
   CHECK(o.master_port == 0);
-  CHECK(o.ipc_path == "/tmp/sprites-" + std::to_string(::getpid()) + ".sock");
+  CHECK(o.ipc_path == tmp_dir() + "/sprites-" + std::to_string(::getpid()) + ".sock");
 }
 
 TEST_CASE("an explicit IPC path is kept as given") {
