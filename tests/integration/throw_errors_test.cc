@@ -135,9 +135,19 @@ TEST_CASE("a throw without a sprite object or with a bad id is invalid_sprite") 
 TEST_CASE("a throw from an unknown node is unknown_node whatever the token") {
   RelayProcess relay;
   Node a = join(relay.master_port(), "g", "a");
-  for (const std::string& token : {a.token, std::string("garbage-token-garbage-token")}) {
+  // Tokens of any length, up to what the header limit lets through: only the
+  // master knows the node does not exist.
+  for (const std::string& token : {a.token, std::string("garbage-token-garbage-token"), std::string(256, 't'),
+                                   std::string(7000, 'T')}) {
+    INFO("token of " << token.size() << " characters");
     check_error(throw_sprite(relay.worker_port(), "nosuchnode", token, "left", "{}"), 404, "unknown_node");
+    check_error(Connection(relay.master_port()).request("GET", "/v1/nodes/nosuchnode", bearer(token)), 404,
+                "unknown_node");
   }
+  // And an existing node with such a token is 401, on both ports.
+  check_error(throw_sprite(relay.worker_port(), a.id, std::string(300, 't'), "left", "{}"), 401, "unauthorized");
+  check_error(Connection(relay.master_port()).request("GET", "/v1/nodes/" + a.id, bearer(std::string(300, 't'))), 401,
+              "unauthorized");
   Node gone = join(relay.master_port(), "g", "gone");
   REQUIRE_STATUS(leave(relay.master_port(), gone), 204);
   check_error(throw_sprite(relay.worker_port(), gone, "left", "{}"), 404, "unknown_node");
