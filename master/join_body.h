@@ -30,7 +30,4 @@ struct JoinBodyError {
 
 std::variant<JoinBody, JoinBodyError> parse_join_body(std::string_view body);
 
-// Whether `text` is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
-bool valid_utf8(std::string_view text);
-
 }  // namespace sprites::master

@@ -7,6 +7,7 @@
 #include "common/http_connection.h"
 #include "common/http_response.h"
 #include "common/log.h"
+#include "master/event_text.h"
 
 namespace sprites::master {
 namespace {
@@ -18,14 +19,7 @@ void append_uint(std::string& out, uint64_t v) {
   out.append(buf, p);
 }
 
-// {"node":"<id>","name":"<name>"}
-void append_ref(std::string& out, const Node& n) {
-  out.append("{\"node\":");
-  http::append_json_string(out, n.id);
-  out.append(",\"name\":");
-  http::append_json_string(out, n.name);
-  out.push_back('}');
-}
+EventRef ref_of(const Node& n) { return EventRef{n.id, n.name}; }
 
 Node* as_node(GridMember* m) { return static_cast<Node*>(m); }
 Node* as_node(DeadlineEntry* e) { return static_cast<Node*>(e); }
@@ -162,28 +156,15 @@ void Relay::leave(Node* node) {
       ++counters_.dropped;
       continue;
     }
-    std::string_view tail = std::string_view(e.text).substr(e.tail_at);
-    std::string text = begin_event(*thrower, 96 + node->id.size() + node->name.size() + tail.size());
-    text.append("\"type\":\"returned\",\"to\":");
-    append_ref(text, *node);
-    text.push_back(',');
-    auto tail_at = static_cast<uint32_t>(text.size());
-    text.append(tail);
+    uint32_t tail_at = 0;
+    std::string text = returned_event_text(thrower->mailbox.next_seq(), ref_of(*node),
+                                           std::string_view(e.text).substr(e.tail_at), tail_at);
     push_event(*thrower, EventKind::Returned, std::move(text), tail_at, std::string());
     ++counters_.returned;
   }
 }
 
 // ---- events --------------------------------------------------------------
-
-std::string Relay::begin_event(const Node& node, size_t rest_bytes) {
-  std::string text;
-  text.reserve(24 + rest_bytes);
-  text.append("{\"seq\":");
-  append_uint(text, node.mailbox.next_seq());
-  text.push_back(',');
-  return text;
-}
 
 void Relay::push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower) {
   Event e;
@@ -206,12 +187,8 @@ void Relay::push_neighbors_event(Node& node) {
   // raised the master's RSS per held poll by ~25 bytes).
   std::string& place = place_buffer_;
   place.clear();
-  place.append("\"type\":\"neighbors\",");
   append_place(node, place);
-  place.push_back('}');
-  std::string text = begin_event(node, place.size());
-  text.append(place);
-  push_event(node, EventKind::Neighbors, std::move(text), 0, std::string());
+  push_event(node, EventKind::Neighbors, neighbors_event_text(node.mailbox.next_seq(), place), 0, std::string());
 }
 
 void Relay::append_place(const Node& node, std::string& out) const {
@@ -229,7 +206,7 @@ void Relay::append_place(const Node& node, std::string& out) const {
     out.push_back('"');
     out.append(direction_name(d));
     out.append("\":");
-    append_ref(out, *static_cast<const Node*>(grid.neighbour(node, d)));
+    append_ref(out, ref_of(*static_cast<const Node*>(grid.neighbour(node, d))));
   }
   out.push_back('}');
 }
@@ -384,28 +361,15 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
     ++counters_.rejected;
     return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
   }
-  std::string text =
-      begin_event(*receiver, 96 + thrower->id.size() + thrower->name.size() + sprite_id.size() + sprite.size());
-  text.append("\"type\":\"sprite\",\"from\":");
-  append_ref(text, *thrower);
-  text.push_back(',');
-  auto tail_at = static_cast<uint32_t>(text.size());
-  text.append("\"direction\":\"");
-  text.append(direction_name(direction));
-  text.append("\",");
-  if (has_id) {
-    text.append("\"id\":");
-    http::append_json_string(text, sprite_id);
-    text.push_back(',');
-  }
-  text.append("\"sprite\":");
-  text.append(sprite);
-  text.push_back('}');
+  uint32_t tail_at = 0;
+  std::string text = sprite_event_text(receiver->mailbox.next_seq(), ref_of(*thrower), direction,
+                                       has_id ? std::optional<std::string_view>(sprite_id) : std::nullopt, sprite,
+                                       tail_at);
   push_event(*receiver, EventKind::Sprite, std::move(text), tail_at, thrower->id);
   ++counters_.accepted;
 
   std::string answer = "{\"to\":";
-  append_ref(answer, *receiver);
+  append_ref(answer, ref_of(*receiver));
   answer.push_back('}');
   return {202, std::move(answer)};
 }

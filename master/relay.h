@@ -107,10 +107,8 @@ class Relay {
 
   uint64_t now() const { return uv_now(loop_); }
   void arm_timer();
-  // An event's text is built in place: begin_event() writes `{"seq":N,` for
-  // the node's next seq, the caller appends the rest, push_event() stores it
-  // (tail_at: offset of the shared "direction"... part, Sprite/Returned).
-  std::string begin_event(const Node& node, size_t rest_bytes);
+  // Stores an event built for the node's next seq (event_text.h; tail_at:
+  // offset of the shared "direction"... part, Sprite/Returned).
   void push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower);
 
   void push_neighbors_event(Node& node);

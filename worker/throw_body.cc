@@ -38,6 +38,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/identifiers.h"
+
 namespace sprites::worker {
 namespace {
 
@@ -259,15 +261,6 @@ class MemberScanner {
   std::string_view text_;
   std::size_t pos_ = 0;
 };
-
-std::size_t count_code_points(std::string_view utf8) {
-  std::size_t n = 0;
-  for (const char c : utf8) {
-    // Every code point has exactly one byte that is not a continuation byte.
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
-  }
-  return n;
-}
 
 ThrowBodyError error(std::string_view code, std::string message) {
   return ThrowBodyError{code, std::move(message)};

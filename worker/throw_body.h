@@ -25,11 +25,13 @@
 #include <variant>
 
 #include "common/direction.h"
+#include "common/identifiers.h"
+#include "common/json_limits.h"
 
 namespace sprites::worker {
 
-inline constexpr size_t kMaxThrowDepth = 64;
-inline constexpr size_t kMaxSpriteIdChars = 64;
+inline constexpr size_t kMaxThrowDepth = kMaxJsonDepth;
+inline constexpr size_t kMaxSpriteIdChars = kMaxNameChars;
 
 struct ThrowBody {
   Direction direction = Direction::Left;

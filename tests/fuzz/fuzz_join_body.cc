@@ -1,4 +1,4 @@
-// Fuzzes master::parse_join_body (POST /v1/nodes) and master::valid_utf8.
+// Fuzzes master::parse_join_body (POST /v1/nodes) and sprites::valid_utf8.
 //
 // The oracles are independent of join_body.cc:
 // - valid_utf8 is compared with a validator written from the table of
@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/identifiers.h"
 #include "master/join_body.h"
 
 namespace {
@@ -37,7 +38,7 @@ using Json = nlohmann::json;
 using sprites::master::JoinBody;
 using sprites::master::JoinBodyError;
 using sprites::master::parse_join_body;
-using sprites::master::valid_utf8;
+using sprites::valid_utf8;
 
 [[noreturn]] void fail(const char* what, std::string_view body) {
   std::fprintf(stderr, "fuzz_join_body: %s (input of %zu bytes)\n", what, body.size());

@@ -1,0 +1,78 @@
+// See event_text.h.
+#include "master/event_text.h"
+
+#include <charconv>
+
+#include "common/http_response.h"
+
+namespace sprites::master {
+namespace {
+
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, p);
+}
+
+// `{"seq":N,` in a string reserved for `rest` more bytes.
+std::string begin(uint64_t seq, size_t rest) {
+  std::string text;
+  text.reserve(8 + 20 + 1 + rest);
+  text.append("{\"seq\":");
+  append_uint(text, seq);
+  text.push_back(',');
+  return text;
+}
+
+}  // namespace
+
+void append_ref(std::string& out, EventRef ref) {
+  out.append("{\"node\":");
+  http::append_json_string(out, ref.node);
+  out.append(",\"name\":");
+  http::append_json_string(out, ref.name);
+  out.push_back('}');
+}
+
+std::string sprite_event_text(uint64_t seq, EventRef from, Direction direction, std::optional<std::string_view> id,
+                              std::string_view sprite, uint32_t& tail_at) {
+  std::string text = begin(seq, 96 + from.node.size() + from.name.size() + (id ? id->size() : 0) + sprite.size());
+  text.append("\"type\":\"sprite\",\"from\":");
+  append_ref(text, from);
+  text.push_back(',');
+  tail_at = static_cast<uint32_t>(text.size());
+  text.append("\"direction\":\"");
+  text.append(direction_name(direction));
+  text.append("\",");
+  if (id) {
+    text.append("\"id\":");
+    http::append_json_string(text, *id);
+    text.push_back(',');
+  }
+  text.append("\"sprite\":");
+  text.append(sprite);
+  text.push_back('}');
+  return text;
+}
+
+std::string returned_event_text(uint64_t seq, EventRef to, std::string_view tail, uint32_t& tail_at) {
+  std::string text = begin(seq, 96 + to.node.size() + to.name.size() + tail.size());
+  text.append("\"type\":\"returned\",\"to\":");
+  append_ref(text, to);
+  text.push_back(',');
+  tail_at = static_cast<uint32_t>(text.size());
+  text.append(tail);
+  return text;
+}
+
+std::string neighbors_event_text(uint64_t seq, std::string_view place) {
+  constexpr std::string_view kType = "\"type\":\"neighbors\",";
+  std::string text = begin(seq, kType.size() + place.size() + 1);
+  text.append(kType);
+  text.append(place);
+  text.push_back('}');
+  return text;
+}
+
+}  // namespace sprites::master

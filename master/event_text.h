@@ -1,0 +1,46 @@
+// Event text: the JSON a node's mailbox stores for each event (PROTOCOL.md
+// "Event types"), built in one place for the relay that makes events and for
+// the snapshot loader that checks stored ones.
+//
+// A sprite event is {"seq":N,"type":"sprite","from":{"node":..,"name":..},
+// followed by its tail "direction":"..",["id":"..",]"sprite":<bytes as
+// thrown>}. A returned event swaps the head for "type":"returned","to":{..},
+// and keeps the tail byte for byte, so it is made from the stored sprite
+// event without parsing; tail_at is where the tail starts. The sprite's bytes
+// are spliced in verbatim: the relay never re-encodes a sprite.
+//
+// Texts are sized exactly: a node keeps its events until it polls, and a held
+// idle node is the product's unit of memory.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/direction.h"
+
+namespace sprites::master {
+
+struct EventRef {
+  std::string_view node;
+  std::string_view name;
+};
+
+// {"node":"<id>","name":"<name>"}
+void append_ref(std::string& out, EventRef ref);
+
+// The whole sprite event; `tail_at` receives the offset of its tail.
+std::string sprite_event_text(uint64_t seq, EventRef from, Direction direction, std::optional<std::string_view> id,
+                              std::string_view sprite, uint32_t& tail_at);
+
+// The returned event for a sprite event's tail (`tail` is
+// sprite_text.substr(tail_at)); `tail_at` receives the offset of the tail in
+// the new text.
+std::string returned_event_text(uint64_t seq, EventRef to, std::string_view tail, uint32_t& tail_at);
+
+// {"seq":N,"type":"neighbors",<place>} where `place` is
+// "position":{..},"neighbors":{..}.
+std::string neighbors_event_text(uint64_t seq, std::string_view place);
+
+}  // namespace sprites::master
