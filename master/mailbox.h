@@ -77,6 +77,14 @@ class Mailbox {
   void for_each(F&& f) const {
     for (size_t i = head_; i < events_.size(); ++i) f(events_[i]);
   }
+  // Gives the neighbors event, if it holds one, the text text_for(seq).
+  template <typename F>
+  void rewrite_neighbors(F&& text_for) {
+    for (size_t i = head_; i < events_.size(); ++i) {
+      if (events_[i].kind == EventKind::Neighbors) events_[i].text = text_for(events_[i].seq);
+    }
+  }
+
   // Refills a fresh mailbox from a snapshot. False (and nothing changed) unless
   // the events' seqs are at least 1, strictly growing and the last one is
   // `last_seq`, and at most one is a `neighbors` event.

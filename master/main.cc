@@ -136,6 +136,7 @@ int main(int argc, char** argv) {
   config.node_ttl_ms = options.node_ttl_ms;
   config.mailbox_limit = options.mailbox_limit;
   config.rate_limit = options.rate_limit;
+  config.max_body_bytes = options.max_body_bytes;
   config.max_nodes = options.max_nodes != 0 ? options.max_nodes : nodes_the_file_limit_allows();
 
   m.relay = std::make_unique<master::Relay>(m.loop, config, m.counters);

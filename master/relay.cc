@@ -101,6 +101,17 @@ Node* Relay::restore_node(std::string_view group_name, std::string id, const Tok
   return raw;
 }
 
+void Relay::restore_places() {
+  for (auto& entry : nodes_) {
+    Node& node = *entry.second;  // a named reference: clang 14 captures no structured bindings
+    node.mailbox.rewrite_neighbors([&](uint64_t seq) {
+      place_buffer_.clear();
+      append_place(node, place_buffer_);
+      return neighbors_event_text(seq, place_buffer_);
+    });
+  }
+}
+
 void Relay::announce_all_places() {
   for (auto& [id, node] : nodes_) push_neighbors_event(*node);
 }

@@ -43,6 +43,7 @@ struct RelayConfig {
   uint32_t mailbox_limit = 256;
   double rate_limit = 50;
   uint64_t max_nodes = 0;  // resolved: never 0
+  uint32_t max_body_bytes = 16384;  // the largest throw body, so the largest sprite
   size_t max_events_per_response = 100;
 };
 
@@ -91,6 +92,9 @@ class Relay {
     for (const auto& [name, group] : groups_) f(*group);
   }
   Node* restore_node(std::string_view group, std::string id, const Token& token, std::string name, double rate_tokens);
+  // After a restore: every stored neighbors event gets the text of its
+  // node's place in the restored grid (the snapshot keeps only its seq).
+  void restore_places();
   // After a restore with another grid width: every node hears its new place.
   void announce_all_places();
   // Forgets every node without telling anyone (a refused, half-read snapshot).

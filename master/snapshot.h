@@ -8,13 +8,24 @@
 // last seq) and the counters.
 //
 // File: one header line `sprites-snapshot 1 <json bytes> <fnv1a64 hex>\n`, then
-// the JSON. A file whose length or checksum disagrees (truncated, corrupt), a
-// version it does not know, or one older than the node TTL (its nodes would
-// have left anyway) is refused with a log line naming the reason, and the
-// master starts empty (the refused file is kept as `<path>.refused` for a
-// look). A loaded file is deleted, so a master that crashes later never comes
+// the JSON. It lives beside the IPC socket, in the relay's private directory
+// (common/private_dir.h): it holds every token. Written 0600 to a fresh
+// `<path>.tmp` (O_CREAT|O_EXCL|O_NOFOLLOW, after removing whatever had that
+// name), synced and renamed, so a reader never sees half a file and the
+// writer never writes through a link.
+//
+// Loading trusts nothing: the file is opened with O_NOFOLLOW|O_NONBLOCK and
+// read only if it is a regular file of this user (a FIFO or a symlink to
+// /dev/zero cannot block or flood the master), at most as many bytes as this
+// relay's options let a snapshot have; then every field is checked as if it
+// came from the network (identifiers, seqs and counters below 2^53, the
+// date not in the future and within the node TTL, at most --max-nodes nodes
+// and --mailbox-limit + 1 events a node, each sprite or returned event's text
+// exactly the relay's own; neighbors events are rebuilt from the grid). A file
+// that fails any check is refused whole with a log line naming the reason,
+// moved aside once as `<path>.refused` (owner-only), and the master starts
+// empty. A loaded file is deleted, so a master that crashes later never comes
 // back with state older than its crash.
-// Written to `<path>.tmp` and renamed, so a reader never sees half a file.
 //
 // Dropped alternative: a binary format. JSON costs a few bytes more per node,
 // but a planned restart is rare and a readable file is worth it when debugging.
@@ -37,6 +48,11 @@ enum class SnapshotLoad { Absent, Loaded, Refused };
 // Loads `path` into an empty relay, then deletes it (or, when refused, moves
 // it to `<path>.refused` and leaves the relay empty).
 SnapshotLoad load_snapshot(Relay& relay, Counters& counters, const std::string& path);
+
+// The checks of load_snapshot() on a file's bytes, without the file: loads
+// them into an empty relay, or leaves it empty and says why. (The fuzzer's
+// way in.)
+bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::string& why);
 
 // The header line and checksum, exposed for tests.
 std::string snapshot_header(const std::string& json);

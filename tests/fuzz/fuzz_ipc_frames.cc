@@ -1,8 +1,10 @@
 // Fuzzes the IPC frame decoder (ipc/frame.h) and the message decoders
 // (ipc/messages.h) with the byte stream a peer could send.
 //
-// Input: 4 control bytes (two u16 split positions, as fractions of the rest)
-// and then the stream. The stream is decoded four ways: fed whole; fed in
+// Input: 5 control bytes (two u16 split positions, as fractions of the rest,
+// and the decoder's frame-length limit: 0 for the largest, else 5 + 64 x the
+// byte, as the master sets a small one before a worker's Hello) and then the
+// stream. The stream is decoded four ways: fed whole; fed in
 // three pieces cut at the fuzzer's two positions; fed one byte at a time; and
 // by a reference decoder written here from the wire format in frame.h (no
 // buffering, one pass over the whole stream). All four must yield the same
@@ -46,7 +48,7 @@ using sprites::ipc::kFrameHeaderBytes;
 using sprites::ipc::kMaxFrameLength;
 using sprites::ipc::kMinFrameLength;
 
-constexpr size_t kControlBytes = 4;
+constexpr size_t kControlBytes = 5;
 
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_ipc_frames: %s\n", what);
@@ -81,17 +83,17 @@ uint32_t get_u32(const char* p) {
 }
 
 // The wire format of frame.h, read in one pass over a complete stream.
-Outcome reference_decode(std::string_view s) {
+Outcome reference_decode(std::string_view s, uint32_t max_length) {
   Outcome out;
   while (s.size() >= 4) {
     const uint32_t length = get_u32(s.data());
-    if (length < kMinFrameLength || length > kMaxFrameLength) {
+    if (length < kMinFrameLength || length > max_length) {
       out.failed = true;
       return out;
     }
     if (s.size() >= 5) {
       const auto type = static_cast<uint8_t>(s[4]);
-      if (type < static_cast<uint8_t>(FrameType::Hello) || type > static_cast<uint8_t>(FrameType::Rejected)) {
+      if (type < static_cast<uint8_t>(FrameType::Hello) || type > static_cast<uint8_t>(sprites::ipc::kLastFrameType)) {
         out.failed = true;
         return out;
       }
@@ -107,9 +109,10 @@ Outcome reference_decode(std::string_view s) {
 
 // Feeds `pieces` one after another, draining the decoder after each as the
 // channel does.
-Outcome decode_pieces(const std::vector<std::string_view>& pieces) {
+Outcome decode_pieces(const std::vector<std::string_view>& pieces, uint32_t max_length) {
   Outcome out;
   FrameDecoder decoder;
+  decoder.set_max_length(max_length);
   for (std::string_view piece : pieces) {
     decoder.feed(piece.data(), piece.size());
     FrameView f{};
@@ -119,7 +122,7 @@ Outcome decode_pieces(const std::vector<std::string_view>& pieces) {
     }
     CHECK((status == FrameDecoder::Status::Error) == decoder.failed());
     // The bound frame.h promises for a drained decoder.
-    CHECK(decoder.buffered() <= kFrameHeaderBytes + kMaxFrameLength);
+    CHECK(decoder.buffered() <= kFrameHeaderBytes + max_length);
   }
   out.failed = decoder.failed();
   out.buffered = decoder.buffered();
@@ -137,7 +140,10 @@ void check_messages(std::string_view body) {
   HelloMessage hello;
   if (decode(body, hello)) CHECK(encode(hello) == body);
   RejectedMessage rejected;
-  if (decode(body, rejected)) CHECK(encode(rejected) == body);
+  if (decode(body, rejected)) {
+    CHECK(rejected.count >= 1 && rejected.count <= kMaxRejectedPerFrame);
+    CHECK(encode(rejected) == body);
+  }
   ThrowResultMessage result;
   if (decode(body, result)) {
     CHECK(inside(result.body, body));
@@ -147,7 +153,8 @@ void check_messages(std::string_view body) {
   if (decode(body, thrown)) {
     CHECK(inside(thrown.node, body) && inside(thrown.token, body) && inside(thrown.sprite_id, body) &&
           inside(thrown.sprite, body));
-    CHECK(thrown.node.size() <= 255 && thrown.token.size() <= 255 && thrown.sprite_id.size() <= 0xffff);
+    CHECK(thrown.node.size() <= kMaxNodeIdBytes && thrown.token.size() <= kMaxTokenBytes &&
+          thrown.sprite_id.size() <= kMaxSpriteIdBytes);
     CHECK(encode(thrown) == body);
   }
 }
@@ -156,7 +163,7 @@ void check_messages(std::string_view body) {
 
 // `control` defaults to no split: both positions at the end of the stream.
 void write_seed(const std::string& dir, const std::string& name, const std::string& stream,
-                std::string_view control = std::string_view("\xff\xff\xff\xff", kControlBytes)) {
+                std::string_view control = std::string_view("\xff\xff\xff\xff\x00", kControlBytes)) {
   std::string bytes(control);
   bytes += stream;
   std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
@@ -166,16 +173,25 @@ void write_seeds(const std::string& dir) {
   using namespace sprites::ipc;
   using sprites::Direction;
   const std::string sprite = R"({"kind":"ball","x":0.5,"vx":-3,"big":12345678901234567890})";
-  ThrowMessage t{Direction::Right, "Qm3x0c", "tok-0123456789abcdef", true, "s-991", sprite};
-  ThrowMessage t_noid{Direction::Up, "Zp81aa", "secret", false, "", "{}"};
+  ThrowMessage t{1700000000000, Direction::Right, "Qm3x0c", "tok-0123456789abcdef", true, "s-991", sprite};
+  ThrowMessage t_noid{0, Direction::Up, "Zp81aa", "secret", false, "", "{}"};
   std::string s;
 
   s.clear();
-  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{4242}));
+  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{4242, kIpcVersion, 16384}));
   write_seed(dir, "hello", s);
+  // Under the limit the master sets before a Hello (5 + 64 bytes).
+  write_seed(dir, "hello-small-limit", s, std::string_view("\xff\xff\xff\xff\x01", kControlBytes));
 
   s.clear();
-  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1234}));
+  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{4242, kIpcVersion, 16384}));
+  append_frame(s, FrameType::Ping, 1, "");
+  append_frame(s, FrameType::Pong, 1, "");
+  append_frame(s, FrameType::Throw, 2, encode(t));  // over the small limit
+  write_seed(dir, "ping-pong-then-too-long", s, std::string_view("\xff\xff\xff\xff\x01", kControlBytes));
+
+  s.clear();
+  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1234, kIpcVersion, 16384}));
   append_frame(s, FrameType::Throw, 1, encode(t));
   append_frame(s, FrameType::Throw, 2, encode(t_noid));
   write_seed(dir, "worker-hello-then-throws", s);
@@ -191,14 +207,14 @@ void write_seeds(const std::string& dir) {
   s.clear();
   append_frame(s, FrameType::Rejected, 0, encode(RejectedMessage{3}));
   append_frame(s, FrameType::Throw, 0xffffffffu,
-               encode(ThrowMessage{Direction::Down, std::string(255, 'n'), std::string(255, 't'), true,
+               encode(ThrowMessage{~0ull, Direction::Down, std::string(255, 'n'), std::string(300, 't'), true,
                                    std::string(256, 'i'), "{\"a\":[1,2,{\"b\":null}]}"}));
   write_seed(dir, "rejected-and-longest-ids", s);
 
   s.clear();
   for (uint32_t i = 0; i < 8; ++i) {
     append_frame(s, FrameType::Throw, i,
-                 encode(ThrowMessage{static_cast<Direction>(i % 4), "n" + std::to_string(i), "tok", i % 2 == 1,
+                 encode(ThrowMessage{i, static_cast<Direction>(i % 4), "n" + std::to_string(i), "tok", i % 2 == 1,
                                      i % 2 == 1 ? "id" + std::to_string(i) : "", "{\"i\":" + std::to_string(i) + "}"}));
   }
   write_seed(dir, "batch-of-throws", s);
@@ -206,15 +222,15 @@ void write_seeds(const std::string& dir) {
   s.clear();
   append_frame(s, FrameType::Throw, 7, encode(t));
   // Cut inside the header and inside the body.
-  write_seed(dir, "throw-split", s, std::string_view("\x00\x02\x00\x80", kControlBytes));
+  write_seed(dir, "throw-split", s, std::string_view("\x00\x02\x00\x80\x00", kControlBytes));
 
   s.clear();
-  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1}));
+  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1, kIpcVersion, 16384}));
   s += std::string("\x04\x00\x00\x00\x02", 5);  // length 4: below the minimum
   write_seed(dir, "bad-length", s);
 
   s.clear();
-  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1}));
+  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1, kIpcVersion, 16384}));
   s += std::string("\x09\x00\x00\x00\x07", 5);  // type 7: unknown
   write_seed(dir, "bad-type", s);
 
@@ -224,7 +240,8 @@ void write_seeds(const std::string& dir) {
   write_seed(dir, "partial-big-frame", s);
 
   s.clear();
-  append_frame(s, FrameType::Throw, 5, std::string("\x04\x01x\x01y\x02\x00\x00\x00\x00\x00\x00", 12));
+  append_frame(s, FrameType::Throw, 5,
+               std::string(8, '\0') + std::string("\x04\x01x\x01\x00y\x02\x00\x00\x00\x00\x00\x00", 13));
   write_seed(dir, "throw-bad-direction-and-has-id", s);
 }
 
@@ -247,12 +264,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t cut2 = (static_cast<size_t>(data[2] | data[3] << 8) * (n + 1)) >> 16;
   if (cut1 > cut2) std::swap(cut1, cut2);
 
-  const Outcome reference = reference_decode(stream);
-  const Outcome whole = decode_pieces({stream});
-  const Outcome split = decode_pieces({stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1), stream.substr(cut2)});
+  const uint32_t max_length = data[4] == 0 ? kMaxFrameLength : kMinFrameLength + 64u * data[4];
+
+  const Outcome reference = reference_decode(stream, max_length);
+  const Outcome whole = decode_pieces({stream}, max_length);
+  const Outcome split =
+      decode_pieces({stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1), stream.substr(cut2)}, max_length);
   std::vector<std::string_view> bytes;
   for (size_t i = 0; i < n; ++i) bytes.push_back(stream.substr(i, 1));
-  const Outcome dribbled = decode_pieces(bytes);
+  const Outcome dribbled = decode_pieces(bytes, max_length);
 
   if (!(whole == reference)) fail("decoding the whole stream disagrees with the wire format");
   if (!(split == whole)) fail("a stream cut in three decodes differently from the whole");
@@ -261,7 +281,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Frames re-encode to exactly the bytes they came from.
   std::string encoded;
   for (const Frame& f : whole.frames) {
-    CHECK(f.body.size() + kMinFrameLength <= kMaxFrameLength);
+    CHECK(f.body.size() + kMinFrameLength <= max_length);
     sprites::ipc::append_frame(encoded, static_cast<FrameType>(f.type), f.id, f.body);
     check_messages(f.body);
   }

@@ -107,8 +107,13 @@ TEST_CASE("a master restart never frees the IPC path: the supervisor keeps the l
   REQUIRE(retry_until(
       [&] {
         std::vector<pid_t> now = relay.processes_named("sprites-master");
-        return now.size() == 1 && now[0] != masters[0] &&
-               stats(relay.master_port())["workers"]["connected"] == relay.workers();
+        if (now.size() != 1 || now[0] == masters[0]) return false;
+        try {
+          Response r = Connection(relay.master_port()).request("GET", "/v1/stats");
+          return r.status == 200 && r.json()["workers"]["connected"] == relay.workers();
+        } catch (const std::exception&) {
+          return false;
+        }
       },
       std::chrono::seconds(30)));
   struct stat after {};

@@ -1,0 +1,152 @@
+// Fuzzes master::restore_snapshot, the snapshot loader's checks, with what a
+// damaged or crafted snapshot file could hold.
+//
+// Input: a first byte that picks the mode, then the data.
+//   0: the data is the whole file (header line and document), as on disk.
+//   1: the data is the document; the harness writes the correct header line
+//      for it (so inputs get past the checksum) and replaces each `NOW` with
+//      the current time in ms (so seeds are not refused as stale).
+// The relay is small (64 nodes, 8 events a node, 256-byte bodies, grid width
+// 3), so the limits are easy to reach.
+//
+// Oracles, independent of how the loader reads the document:
+// - refused: the relay holds nothing (no node, no group) and the counters
+//   are untouched;
+// - loaded: at most max_nodes nodes, every mailbox holds at most
+//   mailbox_limit + 1 events with growing seqs no larger than its last seq,
+//   every node's id, group and name follow the protocol, and the poll answer
+//   of every mailbox is valid JSON whose events are objects carrying the seq
+//   they are stored under, nested no deeper than the protocol allows.
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/identifiers.h"
+#include "common/json_limits.h"
+#include "common/log.h"
+#include "master/relay.h"
+#include "master/snapshot.h"
+
+namespace {
+
+using namespace sprites;
+using namespace sprites::master;
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "fuzz_snapshot: %s\n", what);
+  std::abort();
+}
+
+#define CHECK(cond) \
+  do {              \
+    if (!(cond)) fail("check failed: " #cond); \
+  } while (0)
+
+struct World {
+  uv_loop_t loop{};
+  RelayConfig config;
+  Relay* relay = nullptr;
+
+  World() {
+    uv_loop_init(&loop);
+    config.grid_width = 3;
+    config.max_nodes = 64;
+    config.mailbox_limit = 8;
+    config.max_body_bytes = 256;
+    config.node_ttl_ms = 86400000;
+    config.rate_limit = 0;
+  }
+};
+
+World& world() {
+  static World* w = [] {
+    log::init("fuzz", log::Level::Error);
+    return new World();
+  }();
+  return *w;
+}
+
+std::string now_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::to_string(static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000);
+}
+
+void check_loaded(const Relay& relay, const RelayConfig& config) {
+  CHECK(relay.node_count() <= config.max_nodes);
+  size_t nodes = 0;
+  relay.for_each_group([&](const Group& g) {
+    CHECK(valid_group(g.name));
+    CHECK(g.grid.size() > 0);
+    for (uint32_t slot = 0; slot < g.grid.size(); ++slot) {
+      const Node& n = *static_cast<const Node*>(g.grid.at(slot));
+      ++nodes;
+      CHECK(valid_node_id(n.id));
+      CHECK(valid_name(n.name));
+      CHECK(n.mailbox.size() <= config.mailbox_limit + 1);
+      uint64_t previous = 0;
+      n.mailbox.for_each([&](const Event& e) {
+        CHECK(e.seq > previous);
+        previous = e.seq;
+        CHECK(e.seq <= n.mailbox.last_seq());
+        CHECK(is_json_object_within(e.text, kMaxJsonDepth + 1));
+      });
+      std::string answer;
+      n.mailbox.render(0, 1000, answer);
+      nlohmann::json parsed = nlohmann::json::parse(answer, nullptr, /*allow_exceptions=*/false);
+      CHECK(!parsed.is_discarded());
+      std::vector<uint64_t> seqs;
+      n.mailbox.for_each([&](const Event& e) { seqs.push_back(e.seq); });
+      CHECK(parsed["events"].size() == seqs.size());
+      for (size_t k = 0; k < seqs.size(); ++k) {
+        CHECK(parsed["events"][k].is_object());
+        CHECK(parsed["events"][k]["seq"] == seqs[k]);
+      }
+    }
+  });
+  CHECK(nodes == relay.node_count());
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  World& w = world();
+  std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
+  std::string file;
+  if (data[0] == 0) {
+    file = std::move(rest);
+  } else {
+    for (size_t at = rest.find("NOW"); at != std::string::npos; at = rest.find("NOW", at)) {
+      rest.replace(at, 3, now_ms());
+    }
+    file = snapshot_header(rest) + rest;
+  }
+  Counters counters;
+  counters.accepted = 12345;
+  Relay relay(&w.loop, w.config, counters);
+  std::string why;
+  const bool loaded = restore_snapshot(relay, counters, std::move(file), why);
+  if (loaded) {
+    CHECK(why.empty());
+    check_loaded(relay, w.config);
+  } else {
+    CHECK(!why.empty());
+    CHECK(relay.node_count() == 0);
+    CHECK(relay.group_count() == 0);
+    CHECK(counters.accepted == 12345);
+  }
+  relay.clear();
+  relay.close();
+  uv_run(&w.loop, UV_RUN_DEFAULT);
+  return 0;
+}
