@@ -41,7 +41,9 @@ namespace sprites::ipc {
 inline constexpr uint32_t kIpcVersion = 2;
 inline constexpr uint32_t kMaxRejectedPerFrame = 1u << 16;
 inline constexpr size_t kMaxNodeIdBytes = 255;   // str8
-inline constexpr size_t kMaxTokenBytes = 0xffff;  // str16
+// A str16 holds more, but no Authorization header the HTTP layer lets
+// through (8 KiB for the whole header block) holds a longer token.
+inline constexpr size_t kMaxTokenBytes = 8192;
 inline constexpr size_t kMaxSpriteIdBytes = 0xffff;
 
 struct HelloMessage {

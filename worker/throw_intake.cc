@@ -76,7 +76,7 @@ void ThrowIntake::on_request(HttpConnection& conn, HttpRequest& req, uint32_t sl
   }
   // Any token reaches the master, which alone knows whether the node exists
   // (404 whatever the token) and whose token it is. The header limit keeps
-  // it far below what the IPC field holds; the check guards the encoder.
+  // it within what a Throw frame carries; the check guards the encoder.
   if (token.size() > ipc::kMaxTokenBytes) {
     reject(conn, slot, 401, "unauthorized", "the token does not belong to this node");
     return;

@@ -153,7 +153,7 @@ void check_messages(std::string_view body) {
   if (decode(body, thrown)) {
     CHECK(inside(thrown.node, body) && inside(thrown.token, body) && inside(thrown.sprite_id, body) &&
           inside(thrown.sprite, body));
-    CHECK(thrown.node.size() <= kMaxNodeIdBytes && thrown.token.size() <= kMaxTokenBytes &&
+    CHECK(thrown.node.size() <= kMaxNodeIdBytes && thrown.token.size() <= 0xffff &&
           thrown.sprite_id.size() <= kMaxSpriteIdBytes);
     CHECK(encode(thrown) == body);
   }
