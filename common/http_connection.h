@@ -2,10 +2,11 @@
 // shared by the master port and the worker port.
 //
 // It owns framing, not meaning: llhttp parses, the connection bounds what it
-// keeps (header bytes, body bytes, requests in flight), hands each complete
-// request to an HttpService, and writes the answers back in request order even
-// when the service answers them out of order (a parked long-poll followed by a
-// pipelined request, or throws acknowledged by the master in any order).
+// takes in (header block bytes and fields, body bytes, requests in flight),
+// hands each complete request to an HttpService, and writes the answers back
+// in request order even when the service answers them out of order (a parked
+// long-poll followed by a pipelined request, or throws acknowledged by the
+// master in any order).
 //
 // Cost while idle (a held long-poll is idle): the uv_tcp_t, the llhttp_t and a
 // few words. There is no per-connection read buffer (the listener lends one
@@ -14,13 +15,15 @@
 // being received) and no per-connection timer.
 //
 // Errors: a request llhttp cannot parse gets 400 bad_request and a close; a
-// header block over the limit gets 431; a body over the limit gets 413
-// too_large; a request not received whole within the request timeout gets 408
-// request_timeout. A connection with nothing owed and nothing being received
-// is closed after the idle timeout (a held long-poll is owed an answer, so it
-// is never idle). An answer sent before the request body was read (an early
-// answer from HttpService::on_headers) is followed by a close, as is any
-// response to a request with `Connection: close` or HTTP/1.0. Closing is
+// header block over the limits (its bytes as sent, whitespace and line ends
+// included, or its number of fields) gets 431 headers_too_large; a body over
+// the limit gets 413 too_large; a request not received whole within the
+// request timeout gets 408 request_timeout. A connection with nothing owed
+// and nothing being received is closed after the idle timeout (a held
+// long-poll is owed an answer, so it is never idle). An answer sent before
+// the request body was read (an early answer from HttpService::on_headers) is
+// followed by a close, as is any response to a request with
+// `Connection: close` or HTTP/1.0. Closing is
 // "lingering": once the last answer has left, the write side is shut down and
 // input is drained for a short while (linger_ms from the FIN), so the peer
 // reads the answer instead of a reset; until then a slow reader is bounded by
@@ -82,7 +85,10 @@ class HttpService {
 };
 
 struct HttpLimits {
-  size_t max_header_bytes = 8192;   // request line + headers
+  // The whole header block as sent: request line, header lines, line ends and
+  // whitespace (trailers of a chunked body count too).
+  size_t max_header_bytes = 8192;
+  uint32_t max_headers = 100;       // header fields (trailers included)
   size_t max_body_bytes = 16384;    // decoded body
   uint32_t max_in_flight = 32;      // pipelined requests answered-not-yet-written
   uint64_t request_timeout_ms = 10000;  // from a request's first byte to its last; 0 = none
@@ -133,11 +139,14 @@ class HttpConnection {
   static void on_closed(uv_handle_t* handle);
 
   static int on_message_begin(llhttp_t* p);
+  static int on_method(llhttp_t* p, const char* at, size_t len);
   static int on_url(llhttp_t* p, const char* at, size_t len);
+  static int on_version(llhttp_t* p, const char* at, size_t len);
   static int on_header_field(llhttp_t* p, const char* at, size_t len);
   static int on_header_value(llhttp_t* p, const char* at, size_t len);
   static int on_header_value_complete(llhttp_t* p);
   static int on_headers_complete(llhttp_t* p);
+  static int on_chunk_header(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, size_t len);
   static int on_message_complete(llhttp_t* p);
   static const llhttp_settings_t* settings();
@@ -149,7 +158,8 @@ class HttpConnection {
   void after_writes();
   void begin_linger();
   void resume_if_possible();
-  int count_header(size_t len);
+  int count_header(const char* at, size_t len);
+  void count_header_rest(const char* end);
 
   HttpListener& listener_;
   uint64_t serial_;
@@ -162,8 +172,6 @@ class HttpConnection {
   bool peer_done_ = false;      // the peer's EOF came while answers were being written
   bool in_parse_ = false;
   bool skip_dispatch_ = false;  // current request was answered early
-  uint8_t header_state_ = 0;    // which header the current value belongs to
-  uint32_t header_bytes_ = 0;
   uint32_t next_slot_ = 0;      // slot of the next request parsed
   uint32_t write_slot_ = 0;     // slot whose answer goes out next
   uint32_t writes_pending_ = 0;
@@ -171,10 +179,24 @@ class HttpConnection {
   struct Incoming : HttpRequest {
     std::string header_name;  // a header name split across reads
     std::string expect;       // the Expect header's value while it is read
+    // Header block accounting. `mark` is the first byte of the current read
+    // not counted yet (null until the request's first byte is seen); bytes up
+    // to the end of each span, and the rest of each read while the header
+    // block (or the trailers) is being received, are added to header_bytes.
+    const char* mark = nullptr;
+    size_t header_bytes = 0;
+    uint32_t header_fields = 0;
+    uint8_t header_state = 0;     // which header the current value belongs to
+    bool in_header_block = true;  // false from the end of the headers to the trailers
     void reset() {
       HttpRequest::reset();
       header_name.clear();
       expect.clear();
+      mark = nullptr;
+      header_bytes = 0;
+      header_fields = 0;
+      header_state = 0;
+      in_header_block = true;
     }
   };
   // What only a pipelining, HEAD-sending or paused client needs: allocated on
