@@ -6,7 +6,10 @@
 // hands each complete request to an HttpService, and writes the answers back
 // in request order even when the service answers them out of order (a parked
 // long-poll followed by a pipelined request, or throws acknowledged by the
-// master in any order).
+// master in any order). It also bounds what it holds for a peer that does
+// not read: while more than max_queued_bytes of answers wait for the socket,
+// it reads no further request (at most that plus the answers to the requests
+// in flight are held: one answer when the service answers at once).
 //
 // Cost while idle (a held long-poll is idle): the uv_tcp_t, the llhttp_t and a
 // few words. There is no per-connection read buffer (the listener lends one
@@ -91,6 +94,9 @@ struct HttpLimits {
   uint32_t max_headers = 100;       // header fields (trailers included)
   size_t max_body_bytes = 16384;    // decoded body
   uint32_t max_in_flight = 32;      // pipelined requests answered-not-yet-written
+  // Answer bytes not yet taken by the socket (libuv's write queue plus answers
+  // waiting for an earlier one) above which no further request is read.
+  size_t max_queued_bytes = 64 * 1024;
   uint64_t request_timeout_ms = 10000;  // from a request's first byte to its last; 0 = none
   uint64_t idle_timeout_ms = 60000;     // nothing received and nothing owed; 0 = none
   uint64_t linger_ms = 2000;            // draining input after the FIN that follows the last answer
@@ -158,6 +164,7 @@ class HttpConnection {
   void after_writes();
   void begin_linger();
   void resume_if_possible();
+  bool over_limits() const;     // the in-flight or queued-bytes limit is reached
   int count_header(const char* at, size_t len);
   void count_header_rest(const char* end);
 
@@ -167,7 +174,7 @@ class HttpConnection {
   llhttp_t parser_{};
   State state_ = State::Open;
   bool reading_ = false;
-  bool paused_ = false;         // parser paused: in-flight limit or stop
+  bool paused_ = false;         // parser paused: in-flight or queued-bytes limit, or stop
   bool stop_parsing_ = false;   // nothing after the current request will be read
   bool peer_done_ = false;      // the peer's EOF came while answers were being written
   bool in_parse_ = false;

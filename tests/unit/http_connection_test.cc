@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@ namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kBigAnswerBytes = 16 << 20;
+constexpr size_t kPadAnswerBytes = 2048;  // at least this much in every answer under /pad
 
 // ---- requests and responses as bytes ----------------------------------------
 
@@ -142,7 +144,8 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 // Answers {"target","body","slot"}. Paths under /defer are answered on a later
 // loop turn, the latest first; paths under /hold wait until a /release arrives,
 // which is answered at once and lets the held ones go (a loop turn later,
-// latest first). Everything else is answered at once.
+// latest first). Everything else is answered at once; answers under /big and
+// /pad carry padding.
 class RecordingService final : public HttpService {
  public:
   explicit RecordingService(uv_loop_t* loop) {
@@ -155,6 +158,11 @@ class RecordingService final : public HttpService {
 
   HttpListener* listener = nullptr;
   std::function<std::optional<EarlyResponse>(const HttpRequest&)> early;
+  // When set, each connection's socket gets this send buffer (SO_SNDBUF) at its
+  // first request, so the kernel absorbs little of what a non-reading client
+  // is sent; `send_buffer_set` is the size the kernel reports back.
+  int send_buffer = 0;
+  int send_buffer_set = 0;
 
   std::vector<std::string> headers_seen;  // targets, in on_headers order
   std::vector<Seen> requests;             // in on_request order
@@ -163,8 +171,16 @@ class RecordingService final : public HttpService {
   size_t outstanding = 0;
   size_t max_outstanding = 0;
 
-  std::optional<EarlyResponse> on_headers(HttpConnection&, const HttpRequest& req) override {
+  std::optional<EarlyResponse> on_headers(HttpConnection& conn, const HttpRequest& req) override {
     headers_seen.push_back(req.target);
+    if (send_buffer != 0) {
+      auto* handle = reinterpret_cast<uv_handle_t*>(conn.handle());
+      int size = send_buffer;
+      REQUIRE(uv_send_buffer_size(handle, &size) == 0);
+      size = 0;
+      REQUIRE(uv_send_buffer_size(handle, &size) == 0);
+      send_buffer_set = size;
+    }
     if (early) return early(req);
     return std::nullopt;
   }
@@ -220,6 +236,7 @@ class RecordingService final : public HttpService {
     // being written a few loop turns later. Spliced in, not dumped: JSON of
     // this size is slow to build and parse under the sanitizers.
     if (starts_with(o.target, "/big")) text.insert(text.size() - 1, ",\"pad\":\"" + std::string(kBigAnswerBytes, 'x') + "\"");
+    if (starts_with(o.target, "/pad")) text.insert(text.size() - 1, ",\"pad\":\"" + std::string(kPadAnswerBytes, 'x') + "\"");
     answered.push_back(o.target);
     --outstanding;
     conn.respond_json(o.slot, 200, text);
@@ -248,9 +265,20 @@ class RecordingService final : public HttpService {
 // would.
 class TestClient {
  public:
-  TestClient(uv_loop_t* loop, uint16_t port) {
-    uv_tcp_init(loop, &tcp_);
+  // A `receive_buffer` other than 0 is set (SO_RCVBUF) before connecting, so
+  // the kernel holds little of what the server sends while this client does
+  // not read; receive_buffer_set() is the size the kernel reports back.
+  TestClient(uv_loop_t* loop, uint16_t port, int receive_buffer = 0) {
+    uv_tcp_init_ex(loop, &tcp_, AF_INET);
     tcp_.data = this;
+    if (receive_buffer != 0) {
+      auto* handle = reinterpret_cast<uv_handle_t*>(&tcp_);
+      int size = receive_buffer;
+      REQUIRE(uv_recv_buffer_size(handle, &size) == 0);
+      size = 0;
+      REQUIRE(uv_recv_buffer_size(handle, &size) == 0);
+      receive_buffer_set_ = size;
+    }
     uv_idle_init(loop, &drip_);
     drip_.data = this;
     sockaddr_in addr{};
@@ -314,6 +342,7 @@ class TestClient {
   }
 
   int connect_rc() const { return connect_rc_; }
+  int receive_buffer_set() const { return receive_buffer_set_; }
   std::string received;
   bool connected = false;
   bool eof = false;  // the server closed its side (or reset)
@@ -375,6 +404,7 @@ class TestClient {
   uv_shutdown_t shutdown_{};
   uv_idle_t drip_{};
   int connect_rc_ = 0;
+  int receive_buffer_set_ = 0;
   bool closing_ = false;
   bool paused_ = false;
   std::string drip_bytes_;
@@ -404,8 +434,8 @@ class Harness {
     if (!shut_down_) shutdown();
   }
 
-  TestClient& connect() {
-    clients.push_back(std::make_unique<TestClient>(&loop_, port_));
+  TestClient& connect(int receive_buffer = 0) {
+    clients.push_back(std::make_unique<TestClient>(&loop_, port_, receive_buffer));
     REQUIRE(clients.back()->connect_rc() == 0);
     return *clients.back();
   }
@@ -414,7 +444,10 @@ class Harness {
   bool run_until(const std::function<bool()>& done, uint64_t timeout_ms = 10000) {
     timed_out_ = false;
     uv_timer_start(&watchdog_, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, timeout_ms, 0);
-    while (!done() && !timed_out_) uv_run(&loop_, UV_RUN_ONCE);
+    while (!done() && !timed_out_) {
+      uv_run(&loop_, UV_RUN_ONCE);
+      ++turns;
+    }
     uv_timer_stop(&watchdog_);
     return done();
   }
@@ -438,6 +471,7 @@ class Harness {
   std::unique_ptr<RecordingService> service;
   std::unique_ptr<HttpListener> listener;
   std::vector<std::unique_ptr<TestClient>> clients;
+  uint64_t turns = 0;  // loop turns taken by run_until: each one woke up for something
 
  private:
   uv_loop_t loop_{};
@@ -1094,6 +1128,54 @@ TEST_CASE("pipelined requests answered at once are not limited by max_in_flight"
   c.send(burst);
   REQUIRE(h.run_until([&] { return c.finals().size() == expected.size(); }));
   CHECK(targets_of(c.finals()) == expected);
+  finish(h);
+}
+
+TEST_CASE("a client that pipelines without reading is not read past max_queued_bytes of unsent answers") {
+  // Answers are written at once, so the in-flight limit never applies: what
+  // bounds the server is the bytes it holds for a peer that does not read.
+  // Small socket buffers on both sides keep the kernel from absorbing much.
+  Harness h;
+  const size_t limit = HttpLimits{}.max_queued_bytes;
+  h.service->send_buffer = 4096;
+  TestClient& c = h.connect(4096);
+  c.pause_reading();
+  constexpr size_t kRequests = 600;
+  std::string burst;
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < kRequests; ++i) {
+    expected.push_back("/pad/" + std::to_string(i));
+    burst += get(expected.back());
+  }
+  REQUIRE(burst.size() < 64 * 1024);  // all of it is in the server's socket at once
+  c.send(burst);
+  // Bounded observation: the guard ends the wait, the bounds below are the
+  // assertions (they hold at any moment while the client does not read).
+  h.run_until([&] { return h.service->requests.size() == kRequests; }, 500);
+  const uint64_t turns = h.turns;
+  h.run_until([&] { return h.service->requests.size() == kRequests; }, 500);
+  // Paused, the server waits for the socket: it does not keep the loop busy.
+  CHECK(h.turns - turns < 50);
+
+  const size_t seen = h.service->requests.size();
+  const size_t kernel = static_cast<size_t>(h.service->send_buffer_set + c.receive_buffer_set());
+  CAPTURE(seen, kernel, c.received.size());
+  REQUIRE(kernel > 0);
+  // Every answer is over kPadAnswerBytes: the kernel's buffers, the limit and
+  // the one answer that may overshoot it hold at most this many.
+  CHECK(seen <= (kernel + limit) / kPadAnswerBytes + 2);
+  // ...and the server did read until its queue was full.
+  CHECK(seen * (kPadAnswerBytes + 512) > limit);
+
+  // The client reads at last: everything is answered, in order.
+  c.resume_reading();
+  REQUIRE(h.run_until([&] { return c.finals().size() == kRequests; }));
+  CHECK(targets_of(c.finals()) == expected);
+  CHECK(h.service->requests.size() == kRequests);
+  c.send(get("/after"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == kRequests + 1; }));
+  CHECK(c.finals().back().target() == "/after");
+  CHECK_FALSE(c.eof);
   finish(h);
 }
 
