@@ -343,8 +343,12 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
     c->respond(slot, early->status, kJsonType, early->body, early->extra_headers);
     return has_body ? HPE_PAUSED : 0;
   }
-  if (r.expect_continue && r.has_body && c->write_slot_ == slot) {
-    c->write_bytes(kContinue);
+  if (r.expect_continue && r.has_body) {
+    if (c->write_slot_ == slot) {
+      c->write_bytes(kContinue);
+    } else {
+      c->backlog().continue_slot = slot;  // a pipelining client: the backlog exists or is due
+    }
   }
   return 0;
 }
@@ -372,6 +376,10 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
   std::unique_ptr<Incoming> req = std::move(c->request_);
   uint32_t slot = c->current_slot_;
   TimeoutQueue::leave(&c->timeout_);
+  if (c->backlog_ && c->backlog_->continue_slot == slot) {
+    c->backlog_->continue_slot = kNoSlot;  // the body came without it
+    c->trim_backlog();
+  }
   if (!c->skip_dispatch_) c->listener_.service().on_request(*c, *req, slot);
   c->listener_.recycle_request(std::move(req));
   c->skip_dispatch_ = false;
@@ -414,7 +422,8 @@ HttpConnection::Backlog& HttpConnection::backlog() {
 }
 
 void HttpConnection::trim_backlog() {
-  if (backlog_ && backlog_->ready.empty() && backlog_->head_slots.empty() && backlog_->stash.empty()) {
+  if (backlog_ && backlog_->ready.empty() && backlog_->head_slots.empty() && backlog_->stash.empty() &&
+      backlog_->continue_slot == kNoSlot) {
     backlog_.reset();
   }
 }
@@ -465,6 +474,11 @@ void HttpConnection::deliver(uint32_t slot, std::string_view bytes) {
     held = std::move(next->bytes);
     bytes = held;
     ready.erase(next);
+  }
+  if (backlog_ && backlog_->continue_slot == write_slot_) {
+    // The request being received is now first in line: it may send its body.
+    backlog_->continue_slot = kNoSlot;
+    write_bytes(kContinue);
   }
   trim_backlog();
   settle();

@@ -6,10 +6,12 @@
 // hands each complete request to an HttpService, and writes the answers back
 // in request order even when the service answers them out of order (a parked
 // long-poll followed by a pipelined request, or throws acknowledged by the
-// master in any order). It also bounds what it holds for a peer that does
-// not read: while more than max_queued_bytes of answers wait for the socket,
-// it reads no further request (at most that plus the answers to the requests
-// in flight are held: one answer when the service answers at once).
+// master in any order); a pipelined request with `Expect: 100-continue` gets
+// its 100 Continue when the answers before it have been written. It also
+// bounds what it holds for a peer that does not read: while more than
+// max_queued_bytes of answers wait for the socket, it reads no further
+// request (at most that plus the answers to the requests in flight are held:
+// one answer when the service answers at once).
 //
 // Cost while idle (a held long-poll is idle): the uv_tcp_t, the llhttp_t and a
 // few words. There is no per-connection read buffer (the listener lends one
@@ -132,6 +134,7 @@ class HttpConnection {
 
  private:
   static constexpr std::string_view kJsonType = "application/json";
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
   enum class State : uint8_t { Open, Lingering, Closed };
 
   struct Ready {  // an answer written out of order, waiting for earlier slots
@@ -212,6 +215,10 @@ class HttpConnection {
     std::vector<Ready> ready;            // answers that came out of order
     std::vector<uint32_t> head_slots;    // slots of HEAD requests not yet answered
     std::string stash;                   // unparsed input while paused
+    // A request that asked for 100 Continue while answers before it were
+    // still owed: the 100 goes out when its turn comes (deliver), unless its
+    // body came meanwhile.
+    uint32_t continue_slot = kNoSlot;
   };
   Backlog& backlog();
   void trim_backlog();
@@ -219,7 +226,6 @@ class HttpConnection {
   std::unique_ptr<Backlog> backlog_;
   bool answers_head(uint32_t slot);    // true (once) when `slot` was a HEAD request
   friend class HttpListener;
-  static constexpr uint32_t kNoSlot = UINT32_MAX;
   uint32_t current_slot_ = 0;   // slot of the request being received
   uint32_t close_slot_ = kNoSlot;  // the answer after which the connection closes
   TimeoutHook timeout_;         // in the listener's idle, receiving or lingering queue

@@ -986,6 +986,56 @@ TEST_CASE("Expect: 100-continue gets 100 Continue before the final answer") {
   finish(h);
 }
 
+TEST_CASE("a pipelined request with Expect: 100-continue gets its 100 once the answers before it are written") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.on_data = [&c, sent = false]() mutable {
+    if (!sent && c.received.find(kContinue) != std::string::npos) {
+      sent = true;
+      c.send("hello");
+    }
+  };
+  c.send(get("/hold/1") + "POST /expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  REQUIRE(h.run_until([&] { return h.service->headers_seen.size() == 2; }));
+  // The answer before it is not written yet: no 100 Continue either.
+  REQUIRE(h.run_until([&] { return h.service->requests.size() == 1; }));
+  CHECK(c.received.empty());
+
+  // Released from another connection: answer 1 goes out, then the 100.
+  TestClient& other = h.connect();
+  other.send(get("/release"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 3);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].target() == "/hold/1");
+  CHECK(rs[1].status == 100);
+  CHECK(rs[2].status == 200);
+  CHECK(rs[2].target() == "/expect");
+  CHECK(rs[2].json().at("body") == "hello");
+  CHECK(h.service->requests.size() == 3);
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a pipelined request with Expect: 100-continue whose body came along gets no 100") {
+  // Its body was read before the answer ahead of it was written: when that
+  // answer goes out, a 100 Continue would only be noise before the final one.
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(get("/defer/1") +
+         "POST /hold/expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello");
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1 && h.service->requests.size() == 2; }));
+  TestClient& other = h.connect();
+  other.send(get("/release"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 2);
+  CHECK(targets_of(rs) == std::vector<std::string>{"/defer/1", "/hold/expect"});
+  CHECK(rs[1].json().at("body") == "hello");
+  finish(h);
+}
+
 // deliver() may begin the close and free the request: on_headers_complete must
 // not read it afterwards (AddressSanitizer caught that here once).
 TEST_CASE("an early answer to a request with a body is sent without 100 Continue and followed by a close") {
