@@ -2,10 +2,16 @@
 // shared by the master port and the worker port.
 //
 // It owns framing, not meaning: llhttp parses, the connection bounds what it
-// keeps (header bytes, body bytes, requests in flight), hands each complete
-// request to an HttpService, and writes the answers back in request order even
-// when the service answers them out of order (a parked long-poll followed by a
-// pipelined request, or throws acknowledged by the master in any order).
+// takes in (header block bytes and fields, body bytes, requests in flight),
+// hands each complete request to an HttpService, and writes the answers back
+// in request order even when the service answers them out of order (a parked
+// long-poll followed by a pipelined request, or throws acknowledged by the
+// master in any order); a pipelined request with `Expect: 100-continue` gets
+// its 100 Continue when the answers before it have been written. It also
+// bounds what it holds for a peer that does not read: while more than
+// max_queued_bytes of answers wait for the socket, it reads no further
+// request (at most that plus the answers to the requests in flight are held:
+// one answer when the service answers at once).
 //
 // Cost while idle (a held long-poll is idle): the uv_tcp_t, the llhttp_t and a
 // few words. There is no per-connection read buffer (the listener lends one
@@ -14,13 +20,15 @@
 // being received) and no per-connection timer.
 //
 // Errors: a request llhttp cannot parse gets 400 bad_request and a close; a
-// header block over the limit gets 431; a body over the limit gets 413
-// too_large; a request not received whole within the request timeout gets 408
-// request_timeout. A connection with nothing owed and nothing being received
-// is closed after the idle timeout (a held long-poll is owed an answer, so it
-// is never idle). An answer sent before the request body was read (an early
-// answer from HttpService::on_headers) is followed by a close, as is any
-// response to a request with `Connection: close` or HTTP/1.0. Closing is
+// header block over the limits (its bytes as sent, whitespace and line ends
+// included, or its number of fields) gets 431 headers_too_large; a body over
+// the limit gets 413 too_large; a request not received whole within the
+// request timeout gets 408 request_timeout. A connection with nothing owed
+// and nothing being received is closed after the idle timeout (a held
+// long-poll is owed an answer, so it is never idle). An answer sent before
+// the request body was read (an early answer from HttpService::on_headers) is
+// followed by a close, as is any response to a request with
+// `Connection: close` or HTTP/1.0. Closing is
 // "lingering": once the last answer has left, the write side is shut down and
 // input is drained for a short while (linger_ms from the FIN), so the peer
 // reads the answer instead of a reset; until then a slow reader is bounded by
@@ -82,9 +90,15 @@ class HttpService {
 };
 
 struct HttpLimits {
-  size_t max_header_bytes = 8192;   // request line + headers
+  // The whole header block as sent: request line, header lines, line ends and
+  // whitespace (trailers of a chunked body count too).
+  size_t max_header_bytes = 8192;
+  uint32_t max_headers = 100;       // header fields (trailers included)
   size_t max_body_bytes = 16384;    // decoded body
   uint32_t max_in_flight = 32;      // pipelined requests answered-not-yet-written
+  // Answer bytes not yet taken by the socket (libuv's write queue plus answers
+  // waiting for an earlier one) above which no further request is read.
+  size_t max_queued_bytes = 64 * 1024;
   uint64_t request_timeout_ms = 10000;  // from a request's first byte to its last; 0 = none
   uint64_t idle_timeout_ms = 60000;     // nothing received and nothing owed; 0 = none
   uint64_t linger_ms = 2000;            // draining input after the FIN that follows the last answer
@@ -120,6 +134,7 @@ class HttpConnection {
 
  private:
   static constexpr std::string_view kJsonType = "application/json";
+  static constexpr uint32_t kNoSlot = UINT32_MAX;
   enum class State : uint8_t { Open, Lingering, Closed };
 
   struct Ready {  // an answer written out of order, waiting for earlier slots
@@ -133,11 +148,14 @@ class HttpConnection {
   static void on_closed(uv_handle_t* handle);
 
   static int on_message_begin(llhttp_t* p);
+  static int on_method(llhttp_t* p, const char* at, size_t len);
   static int on_url(llhttp_t* p, const char* at, size_t len);
+  static int on_version(llhttp_t* p, const char* at, size_t len);
   static int on_header_field(llhttp_t* p, const char* at, size_t len);
   static int on_header_value(llhttp_t* p, const char* at, size_t len);
   static int on_header_value_complete(llhttp_t* p);
   static int on_headers_complete(llhttp_t* p);
+  static int on_chunk_header(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, size_t len);
   static int on_message_complete(llhttp_t* p);
   static const llhttp_settings_t* settings();
@@ -149,7 +167,9 @@ class HttpConnection {
   void after_writes();
   void begin_linger();
   void resume_if_possible();
-  int count_header(size_t len);
+  bool over_limits() const;     // the in-flight or queued-bytes limit is reached
+  int count_header(const char* at, size_t len);
+  void count_header_rest(const char* end);
 
   HttpListener& listener_;
   uint64_t serial_;
@@ -157,13 +177,11 @@ class HttpConnection {
   llhttp_t parser_{};
   State state_ = State::Open;
   bool reading_ = false;
-  bool paused_ = false;         // parser paused: in-flight limit or stop
+  bool paused_ = false;         // parser paused: in-flight or queued-bytes limit, or stop
   bool stop_parsing_ = false;   // nothing after the current request will be read
   bool peer_done_ = false;      // the peer's EOF came while answers were being written
   bool in_parse_ = false;
   bool skip_dispatch_ = false;  // current request was answered early
-  uint8_t header_state_ = 0;    // which header the current value belongs to
-  uint32_t header_bytes_ = 0;
   uint32_t next_slot_ = 0;      // slot of the next request parsed
   uint32_t write_slot_ = 0;     // slot whose answer goes out next
   uint32_t writes_pending_ = 0;
@@ -171,10 +189,24 @@ class HttpConnection {
   struct Incoming : HttpRequest {
     std::string header_name;  // a header name split across reads
     std::string expect;       // the Expect header's value while it is read
+    // Header block accounting. `mark` is the first byte of the current read
+    // not counted yet (null until the request's first byte is seen); bytes up
+    // to the end of each span, and the rest of each read while the header
+    // block (or the trailers) is being received, are added to header_bytes.
+    const char* mark = nullptr;
+    size_t header_bytes = 0;
+    uint32_t header_fields = 0;
+    uint8_t header_state = 0;     // which header the current value belongs to
+    bool in_header_block = true;  // false from the end of the headers to the trailers
     void reset() {
       HttpRequest::reset();
       header_name.clear();
       expect.clear();
+      mark = nullptr;
+      header_bytes = 0;
+      header_fields = 0;
+      header_state = 0;
+      in_header_block = true;
     }
   };
   // What only a pipelining, HEAD-sending or paused client needs: allocated on
@@ -183,6 +215,10 @@ class HttpConnection {
     std::vector<Ready> ready;            // answers that came out of order
     std::vector<uint32_t> head_slots;    // slots of HEAD requests not yet answered
     std::string stash;                   // unparsed input while paused
+    // A request that asked for 100 Continue while answers before it were
+    // still owed: the 100 goes out when its turn comes (deliver), unless its
+    // body came meanwhile.
+    uint32_t continue_slot = kNoSlot;
   };
   Backlog& backlog();
   void trim_backlog();
@@ -190,7 +226,6 @@ class HttpConnection {
   std::unique_ptr<Backlog> backlog_;
   bool answers_head(uint32_t slot);    // true (once) when `slot` was a HEAD request
   friend class HttpListener;
-  static constexpr uint32_t kNoSlot = UINT32_MAX;
   uint32_t current_slot_ = 0;   // slot of the request being received
   uint32_t close_slot_ = kNoSlot;  // the answer after which the connection closes
   TimeoutHook timeout_;         // in the listener's idle, receiving or lingering queue

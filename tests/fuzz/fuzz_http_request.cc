@@ -4,8 +4,9 @@
 // crash, never leak, and leave the loop clean once the connection is gone.
 //
 // Set-up, once per process: a libuv loop, an HttpListener on 127.0.0.1 port 0
-// with small limits (so 413, 431 and the in-flight pause are within reach of a
-// few KiB of input) and FuzzService, a test HttpService that answers some
+// with small limits (so 413, 431 for header bytes and for header fields, the
+// in-flight pause and the queued-bytes pause are within reach of a few KiB of
+// input) and FuzzService, a test HttpService that answers some
 // requests at once, some on a later loop turn (latest first, so answers reach
 // the connection out of order), some before the body (early answers), one with
 // a body large enough to need queued writes, and sometimes closes the
@@ -94,7 +95,11 @@ constexpr uint64_t kWatchdogMs = 5000;
 // the queued-write path, as it would towards a slow reader.
 constexpr size_t kBigBodyBytes = 64 * 1024;
 constexpr int kSocketBuffer = 4096;
-constexpr HttpLimits kLimits{.max_header_bytes = 1024, .max_body_bytes = 1024, .max_in_flight = 4};
+constexpr HttpLimits kLimits{.max_header_bytes = 1024,
+                             .max_headers = 8,
+                             .max_body_bytes = 1024,
+                             .max_in_flight = 4,
+                             .max_queued_bytes = 4096};
 
 [[noreturn]] void fail(const std::string& what);
 

@@ -2,7 +2,9 @@
 // connection are all answered, in order, with the server reading only as fast
 // as it answers (32 in flight); a sprite id of 64 four-byte characters (256
 // bytes of UTF-8) survives the IPC hop; a huge Content-Length is refused
-// before anything is read.
+// before anything is read; thousands of tiny header lines are refused with 431
+// on both ports.
+#include <cstdint>
 #include <string>
 
 #include "support/http_client.h"
@@ -57,6 +59,21 @@ TEST_CASE("a huge or negative Content-Length is refused without reading a body")
                "\r\nContent-Length: " + length + "\r\n\r\n");
     Response r = c.read_response();
     CHECK((r.status == 413 || r.status == 400));
+    CHECK(c.is_closed_by_peer());
+  }
+}
+
+TEST_CASE("three thousand tiny headers get 431 headers_too_large and a close on both ports") {
+  RelayProcess relay;
+  std::string headers;
+  for (int i = 0; i < 3000; ++i) headers += "a:b\r\n";  // 6,000 bytes of names and values
+  for (std::uint16_t port : {relay.master_port(), relay.worker_port()}) {
+    INFO("port " << port);
+    Connection c(port);
+    c.send_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + "\r\n");
+    Response r = c.read_response();
+    check_error(r, 431, "headers_too_large");
+    CHECK(r.header("Connection") == "close");
     CHECK(c.is_closed_by_peer());
   }
 }

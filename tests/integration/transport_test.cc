@@ -134,6 +134,28 @@ TEST_CASE("Expect: 100-continue gets 100 Continue, then the final answer") {
   CHECK(joined.json()["name"] == "expecting");
 }
 
+TEST_CASE("a pipelined throw with Expect: 100-continue behind another throw gets its 100, then its 202") {
+  // The first throw is answered only once the master has it, so the second
+  // one's headers are read while an answer is still owed ahead of it.
+  RelayProcess relay;
+  Node a = join(relay.master_port(), "g", "a");
+  const std::string first = throw_body("left", "{}", "first");
+  const std::string second = throw_body("left", "{}", "second");
+  const std::string head = "POST /v1/nodes/" + a.id + "/sprites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           a.token + "\r\nContent-Type: application/json\r\n";
+  Connection w(relay.worker_port());
+  w.send_raw(head + "Content-Length: " + std::to_string(first.size()) + "\r\n\r\n" + first + head +
+             "Expect: 100-continue\r\nContent-Length: " + std::to_string(second.size()) + "\r\n\r\n");
+  REQUIRE_STATUS(w.read_response(true), 202);
+  REQUIRE_STATUS(w.read_response(true), 100);
+  w.send_raw(second);
+  REQUIRE_STATUS(w.read_response(true), 202);
+  std::vector<Json> sprites = of_type(Inbox(relay.master_port(), a).drain(), "sprite");
+  REQUIRE(sprites.size() == 2);
+  CHECK(sprites[0]["id"] == "first");
+  CHECK(sprites[1]["id"] == "second");
+}
+
 TEST_CASE("Expect: 100-continue with a body over the limit gets 413 and no 100") {
   RelayProcess relay({"--max-body-bytes", "1024"});
   Node a = join(relay.master_port(), "g", "a");

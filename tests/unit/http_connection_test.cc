@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@ namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 constexpr size_t kBigAnswerBytes = 16 << 20;
+constexpr size_t kPadAnswerBytes = 2048;  // at least this much in every answer under /pad
 
 // ---- requests and responses as bytes ----------------------------------------
 
@@ -142,7 +144,8 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 // Answers {"target","body","slot"}. Paths under /defer are answered on a later
 // loop turn, the latest first; paths under /hold wait until a /release arrives,
 // which is answered at once and lets the held ones go (a loop turn later,
-// latest first). Everything else is answered at once.
+// latest first). Everything else is answered at once; answers under /big and
+// /pad carry padding.
 class RecordingService final : public HttpService {
  public:
   explicit RecordingService(uv_loop_t* loop) {
@@ -155,6 +158,11 @@ class RecordingService final : public HttpService {
 
   HttpListener* listener = nullptr;
   std::function<std::optional<EarlyResponse>(const HttpRequest&)> early;
+  // When set, each connection's socket gets this send buffer (SO_SNDBUF) at its
+  // first request, so the kernel absorbs little of what a non-reading client
+  // is sent; `send_buffer_set` is the size the kernel reports back.
+  int send_buffer = 0;
+  int send_buffer_set = 0;
 
   std::vector<std::string> headers_seen;  // targets, in on_headers order
   std::vector<Seen> requests;             // in on_request order
@@ -163,8 +171,16 @@ class RecordingService final : public HttpService {
   size_t outstanding = 0;
   size_t max_outstanding = 0;
 
-  std::optional<EarlyResponse> on_headers(HttpConnection&, const HttpRequest& req) override {
+  std::optional<EarlyResponse> on_headers(HttpConnection& conn, const HttpRequest& req) override {
     headers_seen.push_back(req.target);
+    if (send_buffer != 0) {
+      auto* handle = reinterpret_cast<uv_handle_t*>(conn.handle());
+      int size = send_buffer;
+      REQUIRE(uv_send_buffer_size(handle, &size) == 0);
+      size = 0;
+      REQUIRE(uv_send_buffer_size(handle, &size) == 0);
+      send_buffer_set = size;
+    }
     if (early) return early(req);
     return std::nullopt;
   }
@@ -220,6 +236,7 @@ class RecordingService final : public HttpService {
     // being written a few loop turns later. Spliced in, not dumped: JSON of
     // this size is slow to build and parse under the sanitizers.
     if (starts_with(o.target, "/big")) text.insert(text.size() - 1, ",\"pad\":\"" + std::string(kBigAnswerBytes, 'x') + "\"");
+    if (starts_with(o.target, "/pad")) text.insert(text.size() - 1, ",\"pad\":\"" + std::string(kPadAnswerBytes, 'x') + "\"");
     answered.push_back(o.target);
     --outstanding;
     conn.respond_json(o.slot, 200, text);
@@ -248,9 +265,20 @@ class RecordingService final : public HttpService {
 // would.
 class TestClient {
  public:
-  TestClient(uv_loop_t* loop, uint16_t port) {
-    uv_tcp_init(loop, &tcp_);
+  // A `receive_buffer` other than 0 is set (SO_RCVBUF) before connecting, so
+  // the kernel holds little of what the server sends while this client does
+  // not read; receive_buffer_set() is the size the kernel reports back.
+  TestClient(uv_loop_t* loop, uint16_t port, int receive_buffer = 0) {
+    uv_tcp_init_ex(loop, &tcp_, AF_INET);
     tcp_.data = this;
+    if (receive_buffer != 0) {
+      auto* handle = reinterpret_cast<uv_handle_t*>(&tcp_);
+      int size = receive_buffer;
+      REQUIRE(uv_recv_buffer_size(handle, &size) == 0);
+      size = 0;
+      REQUIRE(uv_recv_buffer_size(handle, &size) == 0);
+      receive_buffer_set_ = size;
+    }
     uv_idle_init(loop, &drip_);
     drip_.data = this;
     sockaddr_in addr{};
@@ -271,9 +299,11 @@ class TestClient {
     if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, &TestClient::on_write) != 0) delete w;
   }
 
-  // Sends `bytes` one byte per loop turn, so the server reads them one at a time.
-  void drip(std::string bytes) {
+  // Sends `bytes` one piece of `piece` bytes per loop turn, so the server reads
+  // them one piece at a time.
+  void drip(std::string bytes, size_t piece = 1) {
     drip_bytes_ += bytes;
+    drip_piece_ = piece;
     uv_idle_start(&drip_, &TestClient::on_drip);
   }
   bool dripping() const { return drip_pos_ < drip_bytes_.size(); }
@@ -312,6 +342,7 @@ class TestClient {
   }
 
   int connect_rc() const { return connect_rc_; }
+  int receive_buffer_set() const { return receive_buffer_set_; }
   std::string received;
   bool connected = false;
   bool eof = false;  // the server closed its side (or reset)
@@ -363,7 +394,9 @@ class TestClient {
       uv_idle_stop(idle);
       return;
     }
-    c->send(std::string(1, c->drip_bytes_[c->drip_pos_++]));
+    std::string piece = c->drip_bytes_.substr(c->drip_pos_, c->drip_piece_);
+    c->drip_pos_ += piece.size();
+    c->send(std::move(piece));
   }
 
   uv_tcp_t tcp_{};
@@ -371,10 +404,12 @@ class TestClient {
   uv_shutdown_t shutdown_{};
   uv_idle_t drip_{};
   int connect_rc_ = 0;
+  int receive_buffer_set_ = 0;
   bool closing_ = false;
   bool paused_ = false;
   std::string drip_bytes_;
   size_t drip_pos_ = 0;
+  size_t drip_piece_ = 1;
   char buffer_[64 * 1024];
 };
 
@@ -399,8 +434,8 @@ class Harness {
     if (!shut_down_) shutdown();
   }
 
-  TestClient& connect() {
-    clients.push_back(std::make_unique<TestClient>(&loop_, port_));
+  TestClient& connect(int receive_buffer = 0) {
+    clients.push_back(std::make_unique<TestClient>(&loop_, port_, receive_buffer));
     REQUIRE(clients.back()->connect_rc() == 0);
     return *clients.back();
   }
@@ -409,7 +444,10 @@ class Harness {
   bool run_until(const std::function<bool()>& done, uint64_t timeout_ms = 10000) {
     timed_out_ = false;
     uv_timer_start(&watchdog_, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, timeout_ms, 0);
-    while (!done() && !timed_out_) uv_run(&loop_, UV_RUN_ONCE);
+    while (!done() && !timed_out_) {
+      uv_run(&loop_, UV_RUN_ONCE);
+      ++turns;
+    }
     uv_timer_stop(&watchdog_);
     return done();
   }
@@ -433,6 +471,7 @@ class Harness {
   std::unique_ptr<RecordingService> service;
   std::unique_ptr<HttpListener> listener;
   std::vector<std::unique_ptr<TestClient>> clients;
+  uint64_t turns = 0;  // loop turns taken by run_until: each one woke up for something
 
  private:
   uv_loop_t loop_{};
@@ -467,6 +506,12 @@ void finish(Harness& h) {
 EarlyResponse unauthorized_early() { return {401, error_body("unauthorized", "no token"), {}}; }
 
 }  // namespace
+
+// A held long-poll is an idle connection: what a request needs while it is
+// received lives in the request, not in the connection.
+TEST_CASE("an idle connection costs its socket, its parser and a few words") {
+  CHECK(sizeof(HttpConnection) <= sizeof(uv_tcp_t) + sizeof(llhttp_t) + 14 * sizeof(void*));
+}
 
 TEST_CASE("a keep-alive connection serves one request after another") {
   Harness h;
@@ -729,6 +774,127 @@ TEST_CASE("a header block under max_header_bytes is accepted") {
   finish(h);
 }
 
+// The 431 of the connection itself: headers_too_large, a close, nothing
+// handed to the service.
+void check_headers_too_large(Harness& h, TestClient& c) {
+  REQUIRE(h.run_until([&] { return c.eof; }));
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].status == 431);
+  CHECK(rs[0].json().at("error") == "headers_too_large");
+  CHECK(rs[0].header("Connection") == "close");
+  CHECK(h.service->headers_seen.empty());
+  CHECK(h.service->requests.empty());
+}
+
+TEST_CASE("thousands of tiny headers count their colons and line ends against max_header_bytes") {
+  // 3,000 `a:b` lines hold 6,000 bytes of names and values but 15,000 bytes of
+  // header block. The field count is lifted out of the way: the bytes alone
+  // must be refused.
+  HttpLimits limits;
+  limits.max_headers = 100000;
+  Harness h(limits);
+  TestClient& c = h.connect();
+  std::string headers;
+  for (int i = 0; i < 3000; ++i) headers += "a:b\r\n";
+  c.send(get("/tiny", headers));
+  check_headers_too_large(h, c);
+  finish(h);
+}
+
+TEST_CASE("more header fields than max_headers get 431 and a close") {
+  Harness h;
+  TestClient& c = h.connect();
+  std::string headers;
+  SECTION("3,000 tiny headers") {
+    for (int i = 0; i < 3000; ++i) headers += "a:b\r\n";
+  }
+  SECTION("one more than the limit, a few bytes each") {
+    for (int i = 0; i < 100; ++i) headers += "a:b\r\n";  // with Host: 101 fields
+  }
+  c.send(get("/many", headers));
+  check_headers_too_large(h, c);
+  finish(h);
+}
+
+TEST_CASE("exactly max_headers header fields are accepted") {
+  Harness h;
+  TestClient& c = h.connect();
+  std::string headers;
+  for (int i = 0; i < 99; ++i) headers += "a:b\r\n";  // with Host: 100 fields
+  c.send(get("/many", headers));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+  CHECK(c.finals()[0].status == 200);
+  finish(h);
+}
+
+TEST_CASE("whitespace in the header block counts against max_header_bytes, however it is split across reads") {
+  // llhttp skips whitespace before a value, and around the target in the
+  // request line, without a callback; the whole block is counted all the same.
+  const std::string spaces(100 * 1024, ' ');
+  const std::string where = GENERATE(as<std::string>{}, "before a value", "inside a value", "after a value",
+                                     "before the target", "after the target");
+  const std::string how = GENERATE(as<std::string>{}, "in one write", "in 1 KiB writes",
+                                   "in 1 KiB writes, never finished");
+  CAPTURE(where, how);
+  std::string request;
+  if (where == "before a value") request = get("/ws", "X-Pad:" + spaces + "v\r\n");
+  if (where == "inside a value") request = get("/ws", "X-Pad: v" + spaces + "v\r\n");
+  if (where == "after a value") request = get("/ws", "X-Pad: v" + spaces + "\r\n");
+  if (where == "before the target") request = "GET" + spaces + "/ws HTTP/1.1\r\nHost: test\r\n\r\n";
+  if (where == "after the target") request = "GET /ws" + spaces + "HTTP/1.1\r\nHost: test\r\n\r\n";
+  REQUIRE(!request.empty());
+  Harness h;
+  TestClient& c = h.connect();
+  if (how == "in one write") c.send(request);
+  if (how == "in 1 KiB writes") c.drip(request, 1024);
+  // Refused while it is still whitespace, not once the line ends.
+  if (how == "in 1 KiB writes, never finished") c.drip(request.substr(0, request.find(spaces) + spaces.size()), 1024);
+  check_headers_too_large(h, c);
+  finish(h);
+}
+
+TEST_CASE("a header block just under max_header_bytes sent one byte at a time is accepted") {
+  Harness h;
+  TestClient& c = h.connect();
+  std::string headers;
+  for (int i = 0; i < 50; ++i) {
+    headers += "X-Fill-" + std::to_string(100 + i) + ": " + std::string(136, 'a' + i % 26) + "\r\n";
+  }
+  const std::string request = get("/fits", headers);
+  REQUIRE(request.size() > 7500);
+  REQUIRE(request.size() < HttpLimits{}.max_header_bytes);
+  c.drip(request);
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1; }));
+  CHECK(c.finals()[0].status == 200);
+  CHECK(c.finals()[0].target() == "/fits");
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("pipelined requests in one read each count their own header block") {
+  // Ten requests of ~6 KB of headers and 80 fields each: together far over
+  // both limits, each one under them.
+  Harness h;
+  TestClient& c = h.connect();
+  std::string headers;
+  for (int i = 0; i < 79; ++i) headers += "X-F" + std::to_string(i) + ": " + std::string(70, 'v') + "\r\n";
+  std::string burst;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 10; ++i) {
+    expected.push_back("/piped/" + std::to_string(i));
+    burst += get(expected.back(), headers);
+  }
+  REQUIRE(burst.size() / 10 > 6000);
+  REQUIRE(burst.size() / 10 < HttpLimits{}.max_header_bytes);
+  c.send(burst);
+  REQUIRE(h.run_until([&] { return c.finals().size() == expected.size(); }));
+  CHECK(targets_of(c.finals()) == expected);
+  for (const Response& r : c.finals()) CHECK(r.status == 200);
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
 TEST_CASE("a Content-Length body over max_body_bytes gets 413 too_large and a close") {
   HttpLimits limits;
   limits.max_body_bytes = 1000;
@@ -817,6 +983,56 @@ TEST_CASE("Expect: 100-continue gets 100 Continue before the final answer") {
   REQUIRE(h.service->requests.size() == 1);
   CHECK(h.service->requests[0].expect_continue);
   CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a pipelined request with Expect: 100-continue gets its 100 once the answers before it are written") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.on_data = [&c, sent = false]() mutable {
+    if (!sent && c.received.find(kContinue) != std::string::npos) {
+      sent = true;
+      c.send("hello");
+    }
+  };
+  c.send(get("/hold/1") + "POST /expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  REQUIRE(h.run_until([&] { return h.service->headers_seen.size() == 2; }));
+  // The answer before it is not written yet: no 100 Continue either.
+  REQUIRE(h.run_until([&] { return h.service->requests.size() == 1; }));
+  CHECK(c.received.empty());
+
+  // Released from another connection: answer 1 goes out, then the 100.
+  TestClient& other = h.connect();
+  other.send(get("/release"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 3);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].target() == "/hold/1");
+  CHECK(rs[1].status == 100);
+  CHECK(rs[2].status == 200);
+  CHECK(rs[2].target() == "/expect");
+  CHECK(rs[2].json().at("body") == "hello");
+  CHECK(h.service->requests.size() == 3);
+  CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a pipelined request with Expect: 100-continue whose body came along gets no 100") {
+  // Its body was read before the answer ahead of it was written: when that
+  // answer goes out, a 100 Continue would only be noise before the final one.
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(get("/defer/1") +
+         "POST /hold/expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello");
+  REQUIRE(h.run_until([&] { return c.finals().size() == 1 && h.service->requests.size() == 2; }));
+  TestClient& other = h.connect();
+  other.send(get("/release"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 2);
+  CHECK(targets_of(rs) == std::vector<std::string>{"/defer/1", "/hold/expect"});
+  CHECK(rs[1].json().at("body") == "hello");
   finish(h);
 }
 
@@ -962,6 +1178,54 @@ TEST_CASE("pipelined requests answered at once are not limited by max_in_flight"
   c.send(burst);
   REQUIRE(h.run_until([&] { return c.finals().size() == expected.size(); }));
   CHECK(targets_of(c.finals()) == expected);
+  finish(h);
+}
+
+TEST_CASE("a client that pipelines without reading is not read past max_queued_bytes of unsent answers") {
+  // Answers are written at once, so the in-flight limit never applies: what
+  // bounds the server is the bytes it holds for a peer that does not read.
+  // Small socket buffers on both sides keep the kernel from absorbing much.
+  Harness h;
+  const size_t limit = HttpLimits{}.max_queued_bytes;
+  h.service->send_buffer = 4096;
+  TestClient& c = h.connect(4096);
+  c.pause_reading();
+  constexpr size_t kRequests = 600;
+  std::string burst;
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < kRequests; ++i) {
+    expected.push_back("/pad/" + std::to_string(i));
+    burst += get(expected.back());
+  }
+  REQUIRE(burst.size() < 64 * 1024);  // all of it is in the server's socket at once
+  c.send(burst);
+  // Bounded observation: the guard ends the wait, the bounds below are the
+  // assertions (they hold at any moment while the client does not read).
+  h.run_until([&] { return h.service->requests.size() == kRequests; }, 500);
+  const uint64_t turns = h.turns;
+  h.run_until([&] { return h.service->requests.size() == kRequests; }, 500);
+  // Paused, the server waits for the socket: it does not keep the loop busy.
+  CHECK(h.turns - turns < 50);
+
+  const size_t seen = h.service->requests.size();
+  const size_t kernel = static_cast<size_t>(h.service->send_buffer_set + c.receive_buffer_set());
+  CAPTURE(seen, kernel, c.received.size());
+  REQUIRE(kernel > 0);
+  // Every answer is over kPadAnswerBytes: the kernel's buffers, the limit and
+  // the one answer that may overshoot it hold at most this many.
+  CHECK(seen <= (kernel + limit) / kPadAnswerBytes + 2);
+  // ...and the server did read until its queue was full.
+  CHECK(seen * (kPadAnswerBytes + 512) > limit);
+
+  // The client reads at last: everything is answered, in order.
+  c.resume_reading();
+  REQUIRE(h.run_until([&] { return c.finals().size() == kRequests; }));
+  CHECK(targets_of(c.finals()) == expected);
+  CHECK(h.service->requests.size() == kRequests);
+  c.send(get("/after"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == kRequests + 1; }));
+  CHECK(c.finals().back().target() == "/after");
+  CHECK_FALSE(c.eof);
   finish(h);
 }
 
