@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/process_tools.h"
 #include "support/relay_process.h"
 
 namespace sprites::test {
@@ -38,14 +39,6 @@ constexpr int kSocketBuffer = 64 * 1024;
 // hundreds of MB on the master (/metrics) and ~70 MB on a worker (OPTIONS).
 // Bounded, one connection costs the server well under a MB.
 constexpr long kMaxGrowthBytes = 16L << 20;
-
-long resident_bytes(pid_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  long pages_total = 0, pages_resident = 0;
-  statm >> pages_total >> pages_resident;
-  REQUIRE(statm);
-  return pages_resident * ::sysconf(_SC_PAGESIZE);
-}
 
 // A connected non-blocking socket that never reads.
 class Flood {
@@ -98,11 +91,11 @@ class Flood {
 void check_flood_is_bounded(std::uint16_t port, pid_t pid, std::string_view request,
                             const std::function<void()>& still_served) {
   still_served();  // warm: the first requests of a process allocate what every later one reuses
-  const long before = resident_bytes(pid);
+  const long before = static_cast<long>(rss_bytes(pid));
   Flood flood(port);
   const std::size_t sent = flood.send(request, kMaxRequests);
   still_served();
-  const long after = resident_bytes(pid);
+  const long after = static_cast<long>(rss_bytes(pid));
   INFO("requests sent: " << sent << ", resident before: " << before << " B, after: " << after
                          << " B, growth: " << (after - before) << " B");
   CHECK(sent > 0);
