@@ -15,13 +15,10 @@ void append_uint(std::string& out, uint64_t v) {
   out.append(buf, p);
 }
 
-// `{"seq":N,` in a string reserved for `rest` more bytes.
-std::string begin(uint64_t seq, size_t rest) {
+// An empty string reserved for `bytes`.
+std::string reserved(size_t bytes) {
   std::string text;
-  text.reserve(8 + 20 + 1 + rest);
-  text.append("{\"seq\":");
-  append_uint(text, seq);
-  text.push_back(',');
+  text.reserve(bytes);
   return text;
 }
 
@@ -35,9 +32,9 @@ void append_ref(std::string& out, EventRef ref) {
   out.push_back('}');
 }
 
-std::string sprite_event_text(uint64_t seq, EventRef from, Direction direction, std::optional<std::string_view> id,
+std::string sprite_event_text(EventRef from, Direction direction, std::optional<std::string_view> id,
                               std::string_view sprite, uint32_t& tail_at) {
-  std::string text = begin(seq, 96 + from.node.size() + from.name.size() + (id ? id->size() : 0) + sprite.size());
+  std::string text = reserved(96 + from.node.size() + from.name.size() + (id ? id->size() : 0) + sprite.size());
   text.append("\"type\":\"sprite\",\"from\":");
   append_ref(text, from);
   text.push_back(',');
@@ -56,8 +53,8 @@ std::string sprite_event_text(uint64_t seq, EventRef from, Direction direction, 
   return text;
 }
 
-std::string returned_event_text(uint64_t seq, EventRef to, std::string_view tail, uint32_t& tail_at) {
-  std::string text = begin(seq, 96 + to.node.size() + to.name.size() + tail.size());
+std::string returned_event_text(EventRef to, std::string_view tail, uint32_t& tail_at) {
+  std::string text = reserved(96 + to.node.size() + to.name.size() + tail.size());
   text.append("\"type\":\"returned\",\"to\":");
   append_ref(text, to);
   text.push_back(',');
@@ -66,13 +63,22 @@ std::string returned_event_text(uint64_t seq, EventRef to, std::string_view tail
   return text;
 }
 
-std::string neighbors_event_text(uint64_t seq, std::string_view place) {
+std::string neighbors_event_text(std::string_view place) {
   constexpr std::string_view kType = "\"type\":\"neighbors\",";
-  std::string text = begin(seq, kType.size() + place.size() + 1);
+  std::string text = reserved(kType.size() + place.size() + 1);
   text.append(kType);
   text.append(place);
   text.push_back('}');
   return text;
+}
+
+std::string with_seq(uint64_t seq, std::string_view text) {
+  std::string out = reserved(8 + 20 + 1 + text.size());
+  out.append("{\"seq\":");
+  append_uint(out, seq);
+  out.push_back(',');
+  out.append(text);
+  return out;
 }
 
 }  // namespace sprites::master

@@ -2,9 +2,11 @@
 // "Event types"), built in one place for the relay that makes events and for
 // the snapshot loader that checks stored ones.
 //
-// A sprite event is {"seq":N,"type":"sprite","from":{"node":..,"name":..},
-// followed by its tail "direction":"..",["id":"..",]"sprite":<bytes as
-// thrown>}. A returned event swaps the head for "type":"returned","to":{..},
+// A mailbox stores an event without its seq (it may still change: see
+// mailbox.h) and writes `{"seq":N,` in front when it sends it; with_seq()
+// makes the whole object. A sprite event's stored text is
+// "type":"sprite","from":{"node":..,"name":..}, followed by its tail
+// "direction":"..",["id":"..",]"sprite":<bytes as thrown>}. A returned event swaps the head for "type":"returned","to":{..},
 // and keeps the tail byte for byte, so it is made from the stored sprite
 // event without parsing; tail_at is where the tail starts. The sprite's bytes
 // are spliced in verbatim: the relay never re-encodes a sprite.
@@ -30,17 +32,20 @@ struct EventRef {
 // {"node":"<id>","name":"<name>"}
 void append_ref(std::string& out, EventRef ref);
 
-// The whole sprite event; `tail_at` receives the offset of its tail.
-std::string sprite_event_text(uint64_t seq, EventRef from, Direction direction, std::optional<std::string_view> id,
+// A sprite event; `tail_at` receives the offset of its tail.
+std::string sprite_event_text(EventRef from, Direction direction, std::optional<std::string_view> id,
                               std::string_view sprite, uint32_t& tail_at);
 
 // The returned event for a sprite event's tail (`tail` is
 // sprite_text.substr(tail_at)); `tail_at` receives the offset of the tail in
 // the new text.
-std::string returned_event_text(uint64_t seq, EventRef to, std::string_view tail, uint32_t& tail_at);
+std::string returned_event_text(EventRef to, std::string_view tail, uint32_t& tail_at);
 
-// {"seq":N,"type":"neighbors",<place>} where `place` is
+// "type":"neighbors",<place>} where `place` is
 // "position":{..},"neighbors":{..}.
-std::string neighbors_event_text(uint64_t seq, std::string_view place);
+std::string neighbors_event_text(std::string_view place);
+
+// `{"seq":N,` in front of a stored text: the whole event object.
+std::string with_seq(uint64_t seq, std::string_view text);
 
 }  // namespace sprites::master

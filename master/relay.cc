@@ -104,10 +104,10 @@ Node* Relay::restore_node(std::string_view group_name, std::string id, const Tok
 void Relay::restore_places() {
   for (auto& entry : nodes_) {
     Node& node = *entry.second;  // a named reference: clang 14 captures no structured bindings
-    node.mailbox.rewrite_neighbors([&](uint64_t seq) {
+    node.mailbox.rewrite_neighbors([&](uint64_t) {
       place_buffer_.clear();
       append_place(node, place_buffer_);
-      return neighbors_event_text(seq, place_buffer_);
+      return neighbors_event_text(place_buffer_);
     });
   }
 }
@@ -168,8 +168,7 @@ void Relay::leave(Node* node) {
       continue;
     }
     uint32_t tail_at = 0;
-    std::string text = returned_event_text(thrower->mailbox.next_seq(), ref_of(*node),
-                                           std::string_view(e.text).substr(e.tail_at), tail_at);
+    std::string text = returned_event_text(ref_of(*node), std::string_view(e.text).substr(e.tail_at), tail_at);
     push_event(*thrower, EventKind::Returned, std::move(text), tail_at, std::string());
     ++counters_.returned;
   }
@@ -179,7 +178,6 @@ void Relay::leave(Node* node) {
 
 void Relay::push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower) {
   Event e;
-  e.seq = node.mailbox.next_seq();
   e.kind = kind;
   e.tail_at = tail_at;
   e.text = std::move(text);
@@ -199,7 +197,7 @@ void Relay::push_neighbors_event(Node& node) {
   std::string& place = place_buffer_;
   place.clear();
   append_place(node, place);
-  push_event(node, EventKind::Neighbors, neighbors_event_text(node.mailbox.next_seq(), place), 0, std::string());
+  push_event(node, EventKind::Neighbors, neighbors_event_text(place), 0, std::string());
 }
 
 void Relay::append_place(const Node& node, std::string& out) const {
@@ -373,7 +371,7 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
     return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
   }
   uint32_t tail_at = 0;
-  std::string text = sprite_event_text(receiver->mailbox.next_seq(), ref_of(*thrower), direction,
+  std::string text = sprite_event_text(ref_of(*thrower), direction,
                                        has_id ? std::optional<std::string_view>(sprite_id) : std::nullopt, sprite,
                                        tail_at);
   push_event(*receiver, EventKind::Sprite, std::move(text), tail_at, thrower->id);

@@ -4,9 +4,10 @@
 // HTTP mapping lives in api.cc and the IPC mapping in worker_link.cc.
 //
 // What a node's mailbox holds at most: mailbox_limit sprite and returned
-// events plus one neighbors event. A throw to a full mailbox is refused, a
+// events plus two neighbors events. A throw to a full mailbox is refused, a
 // sprite that comes back to a thrower whose mailbox is full is dropped (and
-// counted), and a newer neighbors event replaces an unread one.
+// counted), and a newer neighbors event replaces one not yet sent (one sent
+// but not acknowledged stays: mailbox.h).
 //
 // Parked polls are answered in batches: an event for a node with a parked poll
 // queues the node on a wake list, and one uv_idle callback at the next loop turn
@@ -111,8 +112,8 @@ class Relay {
 
   uint64_t now() const { return uv_now(loop_); }
   void arm_timer();
-  // Stores an event built for the node's next seq (event_text.h; tail_at:
-  // offset of the shared "direction"... part, Sprite/Returned).
+  // Stores an event (event_text.h; tail_at: offset of the shared
+  // "direction"... part, Sprite/Returned); the mailbox gives it its seq.
   void push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower);
 
   void push_neighbors_event(Node& node);

@@ -147,12 +147,13 @@ const json& array_field(const json& object, const char* key) {
 
 // ---- events ---------------------------------------------------------------
 
-// A sprite or returned event's text must be exactly what event_text.h builds
-// from its parts: its head and tail are rebuilt from the parsed parts (each
-// checked as the worker checks a throw), the sprite between them must be a
-// JSON object within the protocol's nesting and the body limit, and the
-// stored tail offset and thrower must match.
-void check_sprite_text(const Event& e, uint32_t max_body_bytes) {
+// A sprite or returned event's text (stored whole, seq included, as it was
+// sent) must be exactly what event_text.h builds from its parts: its head and
+// tail are rebuilt from the parsed parts (each checked as the worker checks a
+// throw), the sprite between them must be a JSON object within the protocol's
+// nesting and the body limit, and the stored tail offset and thrower must
+// match. Then the event is kept as a mailbox keeps it, without its seq.
+void check_sprite_text(Event& e, uint32_t max_body_bytes) {
   json doc = json::parse(e.text, [](int depth, json::parse_event_t, json&) {
     if (depth > static_cast<int>(kMaxJsonDepth) + 1) refuse("an event nests too deep");
     return true;
@@ -175,8 +176,10 @@ void check_sprite_text(const Event& e, uint32_t max_body_bytes) {
   if (!field(doc, "sprite").is_object()) refuse("an event's sprite is not an object");
 
   uint32_t tail_at = 0;
-  std::string shell = sprite_event_text(e.seq, EventRef{node, name}, *direction, id, "", tail_at);
-  if (!sprite) shell = returned_event_text(e.seq, EventRef{node, name}, std::string_view(shell).substr(tail_at), tail_at);
+  std::string shell = sprite_event_text(EventRef{node, name}, *direction, id, "", tail_at);
+  if (!sprite) shell = returned_event_text(EventRef{node, name}, std::string_view(shell).substr(tail_at), tail_at);
+  const size_t seq_prefix = with_seq(e.seq, "").size();
+  shell = with_seq(e.seq, shell);
   const std::string_view head = std::string_view(shell).substr(0, shell.size() - 1);  // all but the final '}'
   const std::string_view text = e.text;
   if (text.size() < head.size() + 2 || text.substr(0, head.size()) != head || text.back() != '}') {
@@ -186,8 +189,10 @@ void check_sprite_text(const Event& e, uint32_t max_body_bytes) {
   if (raw.size() > max_body_bytes || !is_json_object_within(raw, kMaxJsonDepth - 1)) {
     refuse("an event's sprite is not a JSON object within the protocol's limits");
   }
-  if (e.tail_at != tail_at) refuse("an event's tail offset is wrong");
+  if (e.tail_at != seq_prefix + tail_at) refuse("an event's tail offset is wrong");
   if (e.thrower != (sprite ? node : std::string())) refuse("an event names another thrower");
+  e.text.erase(0, seq_prefix);
+  e.tail_at = tail_at;
 }
 
 Event read_event(const json& stored, const RelayConfig& config) {
@@ -255,7 +260,7 @@ void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width)
       }
       const uint64_t last_seq = uint_field(n, "last_seq", kMaxCount);
       const json& stored = array_field(n, "events");
-      if (stored.size() > static_cast<size_t>(config.mailbox_limit) + 1) {
+      if (stored.size() > static_cast<size_t>(config.mailbox_limit) + 2) {
         refuse("a mailbox holds more events than --mailbox-limit allows");
       }
       std::vector<Event> events;
@@ -268,7 +273,7 @@ void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width)
       Node* node = relay.restore_node(group, id, token, name, rate.get<double>());
       if (!node) refuse("a node id appears twice");
       if (!node->mailbox.restore(last_seq, std::move(events))) {
-        refuse("a mailbox's seqs do not grow to its last seq, or it holds two neighbors events");
+        refuse("a mailbox's seqs are not consecutive up to its last seq, or it holds more than two neighbors events");
       }
     }
   }
@@ -328,7 +333,12 @@ bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_
       const Node& n = *static_cast<const Node*>(group.grid.at(slot));
       json events = json::array();
       n.mailbox.for_each([&](const Event& e) {
-        events.push_back({{"seq", e.seq}, {"kind", kind_name(e.kind)}, {"tail_at", e.tail_at}, {"text", e.text},
+        // Whole, as it is sent: the seq prefix in front, the tail offset past it.
+        const std::string text = with_seq(e.seq, e.text);
+        const uint32_t tail_at = e.kind == EventKind::Neighbors
+                                     ? 0
+                                     : static_cast<uint32_t>(text.size() - e.text.size()) + e.tail_at;
+        events.push_back({{"seq", e.seq}, {"kind", kind_name(e.kind)}, {"tail_at", tail_at}, {"text", text},
                           {"thrower", e.thrower}});
       });
       list.push_back({{"id", n.id},

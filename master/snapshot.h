@@ -20,7 +20,7 @@
 // relay's options let a snapshot have; then every field is checked as if it
 // came from the network (identifiers, seqs and counters below 2^53, the
 // date not in the future and within the node TTL, at most --max-nodes nodes
-// and --mailbox-limit + 1 events a node, each sprite or returned event's text
+// and --mailbox-limit + 2 events a node, each sprite or returned event's text
 // exactly the relay's own; neighbors events are rebuilt from the grid). A file
 // that fails any check is refused whole with a log line naming the reason,
 // moved aside once as `<path>.refused` (owner-only), and the master starts

@@ -13,7 +13,7 @@
 // - refused: the relay holds nothing (no node, no group) and the counters
 //   are untouched;
 // - loaded: at most max_nodes nodes, every mailbox holds at most
-//   mailbox_limit + 1 events with growing seqs no larger than its last seq,
+//   mailbox_limit + 2 events with consecutive seqs ending at its last seq,
 //   every node's id, group and name follow the protocol, and the poll answer
 //   of every mailbox is valid JSON whose events are objects carrying the seq
 //   they are stored under, nested no deeper than the protocol allows.
@@ -33,6 +33,7 @@
 #include "common/identifiers.h"
 #include "common/json_limits.h"
 #include "common/log.h"
+#include "master/event_text.h"
 #include "master/relay.h"
 #include "master/snapshot.h"
 
@@ -92,16 +93,18 @@ void check_loaded(const Relay& relay, const RelayConfig& config) {
       ++nodes;
       CHECK(valid_node_id(n.id));
       CHECK(valid_name(n.name));
-      CHECK(n.mailbox.size() <= config.mailbox_limit + 1);
+      CHECK(n.mailbox.size() <= config.mailbox_limit + 2);
       uint64_t previous = 0;
       n.mailbox.for_each([&](const Event& e) {
-        CHECK(e.seq > previous);
+        CHECK(previous == 0 || e.seq == previous + 1);
         previous = e.seq;
         CHECK(e.seq <= n.mailbox.last_seq());
-        CHECK(is_json_object_within(e.text, kMaxJsonDepth + 1));
+        CHECK(is_json_object_within(with_seq(e.seq, e.text), kMaxJsonDepth + 1));
       });
+      CHECK(previous == 0 || previous == n.mailbox.last_seq());
       std::string answer;
-      n.mailbox.render(0, 1000, answer);
+      Mailbox copy = n.mailbox;  // looking is not sending
+      copy.render(0, 1000, answer);
       nlohmann::json parsed = nlohmann::json::parse(answer, nullptr, /*allow_exceptions=*/false);
       CHECK(!parsed.is_discarded());
       std::vector<uint64_t> seqs;

@@ -1,15 +1,18 @@
-// The mailbox's cursor contract (PROTOCOL.md "long-poll"): growing seqs from
-// 1, `after` acknowledges and deletes, a render carries the oldest events past
-// the cursor, a newer neighbors event replaces an unread one. Also what an emptied mailbox costs, measured as live heap bytes
+// The mailbox's cursor contract (PROTOCOL.md "long-poll"): consecutive seqs
+// from 1, `after` acknowledges and deletes, a render carries the oldest events
+// past the cursor, and a newer neighbors event replaces one not yet sent
+// without a gap in the seqs. Also what an emptied mailbox costs, measured as live heap bytes
 // (the allocator's own count), since most nodes are idle and hold one.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "master/event_text.h"
 #include "master/mailbox.h"
 
 // Under ASan, malloc's own statistics stay at zero: ask the sanitizer's
@@ -45,25 +48,27 @@ size_t live_heap_bytes() {
 #endif
 }
 
-std::string event_text(uint64_t seq, size_t padding = 0) {
-  return "{\"seq\":" + std::to_string(seq) + ",\"type\":\"neighbors\",\"pad\":\"" + std::string(padding, 'x') +
-         "\"}";
+// A stored event text (without its seq).
+std::string stored_text(size_t padding = 0) {
+  return "\"type\":\"sprite\",\"pad\":\"" + std::string(padding, 'x') + "\"}";
 }
 
-// Appends one event carrying the mailbox's next seq; returns its text.
+// Appends one event; returns its stored text.
 std::string append_next(Mailbox& box, size_t padding = 0) {
   Event e;
-  e.seq = box.next_seq();
-  e.kind = EventKind::Neighbors;
-  e.text = event_text(e.seq, padding);
+  e.kind = EventKind::Sprite;
+  e.text = stored_text(padding);
   std::string text = e.text;
   box.append(std::move(e));
   return text;
 }
 
+// What a poll answer would hold, rendered from a copy: looking does not count
+// as sending.
 std::string render(const Mailbox& box, uint64_t after, size_t max = 100) {
+  Mailbox copy = box;
   std::string out;
-  box.render(after, max, out);
+  copy.render(after, max, out);
   return out;
 }
 
@@ -84,15 +89,15 @@ TEST_CASE("a new mailbox is empty and its first event gets seq 1") {
   Mailbox box;
   CHECK(box.size() == 0);
   CHECK(box.last_seq() == 0);
-  CHECK(box.next_seq() == 1);
   CHECK_FALSE(box.has_after(0));
   CHECK(render(box, 0) == "{\"cursor\":0,\"events\":[]}");
+  append_next(box);
+  CHECK(box.last_seq() == 1);
 }
 
 TEST_CASE("seqs are consecutive from 1") {
   Mailbox box;
   for (uint64_t i = 1; i <= 5; ++i) {
-    REQUIRE(box.next_seq() == i);
     append_next(box);
     CHECK(box.last_seq() == i);
     CHECK(box.size() == i);
@@ -138,7 +143,6 @@ TEST_CASE("acknowledging beyond the last event empties the mailbox and keeps las
   CHECK(calls == 4);
   CHECK(box.size() == 0);
   CHECK(box.last_seq() == 4);
-  CHECK(box.next_seq() == 5);
   CHECK(render(box, 1000) == "{\"cursor\":1000,\"events\":[]}");
 
   append_next(box);
@@ -198,16 +202,14 @@ TEST_CASE("a render is valid JSON holding the stored event texts verbatim") {
   // Texts as the relay stores them: a sprite relayed byte for byte, including
   // number spellings a re-encoding would change.
   const char* raw[] = {
-      R"({"seq":1,"type":"sprite","from":{"node":"a","name":"b"},"direction":"right","sprite":{"x":1.50,"big":18446744073709551615,"s":"\u00e9\"q"}})",
-      R"({"seq":2,"type":"neighbors","position":{"row":0,"col":1},"neighbors":{}})",
-      R"({"seq":3,"type":"returned","to":{"node":"a","name":"ü"},"direction":"left","sprite":{}})",
+      R"("type":"sprite","from":{"node":"a","name":"b"},"direction":"right","sprite":{"x":1.50,"big":18446744073709551615,"s":"\u00e9\"q"}})",
+      R"("type":"neighbors","position":{"row":0,"col":1},"neighbors":{}})",
+      R"("type":"returned","to":{"node":"a","name":"ü"},"direction":"left","sprite":{}})",
   };
   for (const char* t : raw) {
     Event e;
-    e.seq = box.next_seq();
     e.text = t;
-    texts.push_back(e.text);
-    box.append(std::move(e));
+    texts.push_back(sprites::master::with_seq(box.append(std::move(e)), t));
   }
   std::string out = render(box, 0);
   CHECK(out == "{\"cursor\":3,\"events\":[" + texts[0] + "," + texts[1] + "," + texts[2] + "]}");
@@ -231,7 +233,6 @@ TEST_CASE("take_all returns the unacknowledged events in order and keeps last_se
   }
   CHECK(box.size() == 0);
   CHECK(box.last_seq() == 7);
-  CHECK(box.next_seq() == 8);
   CHECK_FALSE(box.has_after(0));
   CHECK(render(box, 0) == "{\"cursor\":0,\"events\":[]}");
   int calls = 0;
@@ -263,115 +264,155 @@ TEST_CASE("acknowledging in many small steps keeps rendering correctly") {
 
 namespace {
 
-std::string append_sprite(Mailbox& box) {
+void append_sprite(Mailbox& box) {
   Event e;
-  e.seq = box.next_seq();
   e.kind = EventKind::Sprite;
-  e.text = "{\"seq\":" + std::to_string(e.seq) + ",\"type\":\"sprite\"}";
-  std::string text = e.text;
+  e.text = "\"type\":\"sprite\"}";
   box.append(std::move(e));
-  return text;
 }
 
-std::string replace_neighbors(Mailbox& box) {
+// A neighbors event whose text names `version`, so a test can tell which
+// change it carries.
+uint64_t replace_neighbors(Mailbox& box, int version = 0) {
   Event e;
-  e.seq = box.next_seq();
   e.kind = EventKind::Neighbors;
-  e.text = event_text(e.seq);
-  std::string text = e.text;
-  box.replace_neighbors(std::move(e));
-  return text;
+  e.text = "\"type\":\"neighbors\",\"v\":" + std::to_string(version) + "}";
+  return box.replace_neighbors(std::move(e));
+}
+
+// (seq, type, v) of every event a render holds.
+std::vector<std::string> rendered_events(const std::string& rendered) {
+  std::vector<std::string> out;
+  const nlohmann::json answer = nlohmann::json::parse(rendered);
+  for (const auto& e : answer.at("events")) {
+    out.push_back(std::to_string(e.at("seq").get<uint64_t>()) + ":" + e.at("type").get<std::string>() +
+                  (e.contains("v") ? "/" + std::to_string(e.at("v").get<int>()) : ""));
+  }
+  return out;
+}
+
+// Sends what a poll after `after` would get.
+void send(Mailbox& box, uint64_t after) {
+  std::string out;
+  box.render(after, 100, out);
 }
 
 }  // namespace
 
-TEST_CASE("a newer neighbors event replaces an unread one and takes the next seq at the end") {
+TEST_CASE("a newer neighbors event replaces one not yet sent, and the seqs stay consecutive") {
   Mailbox box;
-  append_sprite(box);            // 1
-  replace_neighbors(box);        // 2
-  append_sprite(box);            // 3
-  replace_neighbors(box);        // 4 replaces 2
+  append_sprite(box);           // 1
+  replace_neighbors(box, 1);    // 2
+  append_sprite(box);           // 3
+  CHECK(replace_neighbors(box, 2) == 3);  // takes 2's place: the sprite moves up to 2
   CHECK(box.size() == 3);
-  CHECK(box.last_seq() == 4);
-  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{1, 3, 4});
-  for (int i = 0; i < 1000; ++i) replace_neighbors(box);
+  CHECK(box.last_seq() == 3);
+  CHECK(rendered_events(render(box, 0)) == std::vector<std::string>{"1:sprite", "2:sprite", "3:neighbors/2"});
+  for (int i = 3; i < 1003; ++i) replace_neighbors(box, i);
   CHECK(box.size() == 3);
-  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{1, 3, 1004});
+  CHECK(box.last_seq() == 3);
+  CHECK(rendered_events(render(box, 0)) == std::vector<std::string>{"1:sprite", "2:sprite", "3:neighbors/1002"});
 }
 
-TEST_CASE("a cursor that falls on a replaced seq resumes at the next event held") {
+TEST_CASE("a neighbors event already sent stays until acknowledged; the newer one follows it") {
   Mailbox box;
-  append_sprite(box);      // 1
-  replace_neighbors(box);  // 2
-  append_sprite(box);      // 3
-  replace_neighbors(box);  // 4 replaces 2
-  append_sprite(box);      // 5
-  CHECK(rendered_seqs(render(box, 2)) == std::vector<uint64_t>{3, 4, 5});
-  CHECK(rendered_seqs(render(box, 3, 1)) == std::vector<uint64_t>{4});
-  CHECK(rendered_cursor(render(box, 3, 1)) == 4);
-  int removed = 0;
-  box.acknowledge(2, [&](const Event& e) {
-    ++removed;
-    CHECK(e.seq == 1);
-  });
-  CHECK(removed == 1);
-  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{3, 4, 5});
+  append_sprite(box);         // 1
+  replace_neighbors(box, 1);  // 2
+  send(box, 0);               // the node has seen 1 and 2, maybe lost on the way
+  append_sprite(box);         // 3
+  CHECK(replace_neighbors(box, 2) == 4);  // 2 stays: it was sent
+  CHECK(replace_neighbors(box, 3) == 4);  // replaces 4, which was not
+  CHECK(rendered_events(render(box, 0)) ==
+        std::vector<std::string>{"1:sprite", "2:neighbors/1", "3:sprite", "4:neighbors/3"});
+  // The node acknowledges what it saw: the latest set is still to come.
+  box.acknowledge(2, [](const Event&) {});
+  CHECK(rendered_events(render(box, 2)) == std::vector<std::string>{"3:sprite", "4:neighbors/3"});
+  // A node that polls again and again without acknowledging, while its
+  // neighbours keep changing, still holds at most two neighbors events.
+  for (int i = 0; i < 50; ++i) {
+    replace_neighbors(box, 10 + i);
+    send(box, 0);
+    size_t neighbors = 0;
+    box.for_each([&](const Event& e) { neighbors += e.kind == EventKind::Neighbors ? 1 : 0; });
+    REQUIRE(neighbors <= 2);
+  }
+  CHECK(rendered_events(render(box, 0)).back() == std::to_string(box.last_seq()) + ":neighbors/59");
+}
+
+TEST_CASE("a node that acknowledges what it is sent sees every seq once, and the latest neighbours last") {
+  Mailbox box;
+  uint64_t cursor = 0;
+  std::vector<std::string> seen;
+  for (int round = 0; round < 40; ++round) {
+    for (int change = 0; change <= round % 4; ++change) replace_neighbors(box, round * 10 + change);
+    if (round % 3 == 0) append_sprite(box);
+    // A poll as the relay makes it: acknowledge the cursor, then send.
+    box.acknowledge(cursor, [](const Event&) {});
+    std::string out;
+    box.render(cursor, 3, out);
+    for (const std::string& e : rendered_events(out)) seen.push_back(e);
+    cursor = rendered_cursor(out);
+  }
+  while (box.last_seq() > cursor) {
+    box.acknowledge(cursor, [](const Event&) {});
+    std::string out;
+    box.render(cursor, 3, out);
+    for (const std::string& e : rendered_events(out)) seen.push_back(e);
+    cursor = rendered_cursor(out);
+  }
+  REQUIRE_FALSE(seen.empty());
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i].substr(0, seen[i].find(':')) == std::to_string(i + 1));
+  auto last_neighbors = std::find_if(seen.rbegin(), seen.rend(),
+                                     [](const std::string& e) { return e.find(":neighbors/") != std::string::npos; });
+  REQUIRE(last_neighbors != seen.rend());
+  CHECK(last_neighbors->substr(last_neighbors->find('/') + 1) == "393");
 }
 
 TEST_CASE("an acknowledged neighbors event is not replaced: the next one is appended") {
   Mailbox box;
-  replace_neighbors(box);  // 1
+  replace_neighbors(box, 1);  // 1
   box.acknowledge(1, [](const Event&) {});
-  replace_neighbors(box);  // 2
-  append_sprite(box);      // 3
-  replace_neighbors(box);  // 4 replaces 2
-  CHECK(rendered_seqs(render(box, 1)) == std::vector<uint64_t>{3, 4});
+  replace_neighbors(box, 2);  // 2
+  append_sprite(box);         // 3
+  replace_neighbors(box, 3);  // replaces 2: the sprite becomes 2, the change 3
+  CHECK(rendered_events(render(box, 1)) == std::vector<std::string>{"2:sprite", "3:neighbors/3"});
 }
 
-TEST_CASE("a restored mailbox must have growing seqs ending at last_seq and one neighbors event at most") {
+TEST_CASE("a restored mailbox must have consecutive seqs ending at last_seq and two neighbors events at most") {
   auto event = [](uint64_t seq, EventKind kind) {
     Event e;
     e.seq = seq;
     e.kind = kind;
-    e.text = event_text(seq);
+    e.text = stored_text();
     return e;
   };
   auto restore = [](uint64_t last, std::vector<Event> events) {
     Mailbox box;
     return box.restore(last, std::move(events));
   };
-  std::vector<Event> gapped;
-  gapped.push_back(event(3, EventKind::Sprite));
-  gapped.push_back(event(5, EventKind::Neighbors));
-  gapped.push_back(event(6, EventKind::Sprite));
+  std::vector<Event> kept;
+  kept.push_back(event(4, EventKind::Neighbors));
+  kept.push_back(event(5, EventKind::Sprite));
+  kept.push_back(event(6, EventKind::Neighbors));
   Mailbox box;
-  REQUIRE(box.restore(6, std::move(gapped)));
-  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{3, 5, 6});
-  CHECK(box.next_seq() == 7);
+  REQUIRE(box.restore(6, std::move(kept)));
+  CHECK(rendered_seqs(render(box, 0)) == std::vector<uint64_t>{4, 5, 6});
+  // Restored events count as sent (the node may have seen them before the
+  // restart): a new change is appended, not put in 6's place.
+  CHECK(replace_neighbors(box) == 7);
 
   CHECK(restore(9, {}));
-  CHECK_FALSE(restore(7, [&] {
+  auto of = [&](std::vector<std::pair<uint64_t, EventKind>> list) {
     std::vector<Event> v;
-    v.push_back(event(3, EventKind::Sprite));
-    v.push_back(event(3, EventKind::Sprite));
+    for (auto [seq, kind] : list) v.push_back(event(seq, kind));
     return v;
-  }()));
-  CHECK_FALSE(restore(4, [&] {
-    std::vector<Event> v;
-    v.push_back(event(3, EventKind::Sprite));
-    return v;
-  }()));
-  CHECK_FALSE(restore(1, [&] {
-    std::vector<Event> v;
-    v.push_back(event(0, EventKind::Sprite));
-    return v;
-  }()));
-  CHECK_FALSE(restore(2, [&] {
-    std::vector<Event> v;
-    v.push_back(event(1, EventKind::Neighbors));
-    v.push_back(event(2, EventKind::Neighbors));
-    return v;
-  }()));
+  };
+  CHECK_FALSE(restore(7, of({{3, EventKind::Sprite}, {3, EventKind::Sprite}})));
+  CHECK_FALSE(restore(7, of({{3, EventKind::Sprite}, {5, EventKind::Sprite}})));  // a gap
+  CHECK_FALSE(restore(4, of({{3, EventKind::Sprite}})));
+  CHECK_FALSE(restore(1, of({{0, EventKind::Sprite}})));
+  CHECK_FALSE(restore(1, of({{1, EventKind::Sprite}, {2, EventKind::Sprite}})));
+  CHECK_FALSE(restore(3, of({{1, EventKind::Neighbors}, {2, EventKind::Neighbors}, {3, EventKind::Neighbors}})));
 }
 
 namespace {

@@ -10,7 +10,7 @@
 
 using namespace sprites::master;
 
-TEST_CASE("a neighbors event holds no more memory than its text and the seq it might have needed") {
+TEST_CASE("a neighbors event holds no more memory than its text") {
   test::RelayFixture f(3);
   for (int i = 0; i < 20; ++i) REQUIRE(f.relay->join("g", "node-" + std::to_string(i)));
   size_t neighbors_events = 0;
@@ -20,12 +20,12 @@ TEST_CASE("a neighbors event holds no more memory than its text and the seq it m
         if (e.kind != EventKind::Neighbors) return;
         ++neighbors_events;
         INFO(e.text);
-        // `{"seq":N,` is reserved for up to 16 digits, the rest exactly.
-        CHECK(e.text.capacity() - e.text.size() < 24);
+        // Sized exactly (a short string's inline buffer aside).
+        CHECK(e.text.capacity() - e.text.size() < 16);
       });
     }
   });
   // One per node that was moved or saw its neighbours change (a newer one
-  // replaces an unread one).
+  // replaces one not yet sent).
   CHECK(neighbors_events >= 10);
 }
