@@ -55,6 +55,13 @@ void append_response(std::string& out, uint16_t status, std::string_view content
   out.append(body);
 }
 
+void append_uint(std::string& out, uint64_t v) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  (void)ec;  // 24 bytes hold every uint64_t
+  out.append(digits, end);
+}
+
 void append_json_string(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   auto plain = [](unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; };

@@ -25,6 +25,9 @@ std::string error_body(std::string_view code, std::string_view message);
 // Appends `text` as a JSON string literal (with quotes). `text` must be valid UTF-8.
 void append_json_string(std::string& out, std::string_view text);
 
+// Appends `v` in decimal (a JSON number), without a temporary string.
+void append_uint(std::string& out, uint64_t v);
+
 std::string_view reason_phrase(uint16_t status);
 
 }  // namespace sprites::http

@@ -16,12 +16,6 @@ using http::HttpRequest;
 using http::Method;
 using http::Route;
 
-namespace {
-
-void append_uint(std::string& out, uint64_t v) { out.append(std::to_string(v)); }
-
-}  // namespace
-
 Api::Api(Relay& relay, Counters& counters, std::function<void(Gauges&)> gauges, uint32_t max_body_bytes)
     : relay_(relay), counters_(counters), fill_gauges_(std::move(gauges)), max_body_bytes_(max_body_bytes) {
   started_ = std::chrono::steady_clock::now();
@@ -137,9 +131,9 @@ void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
   out.push_back(',');
   relay_.append_place(*node, out);
   out.append(",\"cursor\":0,\"poll_timeout_ms\":");
-  append_uint(out, config.poll_timeout_ms);
+  http::append_uint(out, config.poll_timeout_ms);
   out.append(",\"node_ttl_ms\":");
-  append_uint(out, config.node_ttl_ms);
+  http::append_uint(out, config.node_ttl_ms);
   out.push_back('}');
   conn.respond_json(slot, 201, out);
 }
@@ -178,7 +172,7 @@ void Api::info(HttpConnection& conn, Node* node, uint32_t slot) {
   out.push_back(',');
   relay_.append_place(*node, out);
   out.append(",\"pending\":");
-  append_uint(out, node->mailbox.size());
+  http::append_uint(out, node->mailbox.size());
   out.push_back('}');
   conn.respond_json(slot, 200, out);
 }

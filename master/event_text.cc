@@ -1,19 +1,10 @@
 // See event_text.h.
 #include "master/event_text.h"
 
-#include <charconv>
-
 #include "common/http_response.h"
 
 namespace sprites::master {
 namespace {
-
-void append_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  out.append(buf, p);
-}
 
 // An empty string reserved for `bytes`.
 std::string reserved(size_t bytes) {
@@ -75,7 +66,7 @@ std::string neighbors_event_text(std::string_view place) {
 std::string with_seq(uint64_t seq, std::string_view text) {
   std::string out = reserved(8 + 20 + 1 + text.size());
   out.append("{\"seq\":");
-  append_uint(out, seq);
+  http::append_uint(out, seq);
   out.push_back(',');
   out.append(text);
   return out;

@@ -2,20 +2,11 @@
 #include "master/mailbox.h"
 
 #include <algorithm>
-#include <charconv>
 #include <utility>
 
+#include "common/http_response.h"
+
 namespace sprites::master {
-namespace {
-
-void append_uint(std::string& out, uint64_t v) {
-  char number[24];
-  auto [p, ec] = std::to_chars(number, number + sizeof number, v);
-  (void)ec;
-  out.append(number, p);
-}
-
-}  // namespace
 
 uint64_t Mailbox::append(Event&& event) {
   event.seq = ++last_seq_;
@@ -62,12 +53,12 @@ void Mailbox::render(uint64_t after, size_t max, std::string& out) {
   if (end - first > max) end = first + max;
   uint64_t cursor = end > first ? events_[end - 1].seq : after;
   out.append("{\"cursor\":");
-  append_uint(out, cursor);
+  http::append_uint(out, cursor);
   out.append(",\"events\":[");
   for (size_t i = first; i < end; ++i) {
     if (i != first) out.push_back(',');
     out.append("{\"seq\":");
-    append_uint(out, events_[i].seq);
+    http::append_uint(out, events_[i].seq);
     out.push_back(',');
     out.append(events_[i].text);
   }

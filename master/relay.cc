@@ -2,7 +2,6 @@
 #include "master/relay.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "common/http_connection.h"
 #include "common/http_response.h"
@@ -11,13 +10,6 @@
 
 namespace sprites::master {
 namespace {
-
-void append_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  (void)ec;
-  out.append(buf, p);
-}
 
 EventRef ref_of(const Node& n) { return EventRef{n.id, n.name}; }
 
@@ -204,9 +196,9 @@ void Relay::append_place(const Node& node, std::string& out) const {
   const Grid& grid = node.group->grid;
   Position p = grid.position(node.slot);
   out.append("\"position\":{\"row\":");
-  append_uint(out, p.row);
+  http::append_uint(out, p.row);
   out.append(",\"col\":");
-  append_uint(out, p.col);
+  http::append_uint(out, p.col);
   out.append("},\"neighbors\":{");
   bool first = true;
   for (Direction d : kAllDirections) {
@@ -256,7 +248,7 @@ void Relay::answer_poll(Node& node, bool superseded) {
   std::string body = render_buffer_.take();
   if (superseded) {
     body.append("{\"cursor\":");
-    append_uint(body, node.poll_after);
+    http::append_uint(body, node.poll_after);
     body.append(",\"events\":[],\"superseded\":true}");
   } else {
     node.mailbox.render(node.poll_after, config_.max_events_per_response, body);

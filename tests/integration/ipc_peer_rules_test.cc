@@ -13,44 +13,12 @@
 #include "ipc/frame.h"
 #include "ipc/messages.h"
 #include "support/http_client.h"
+#include "support/ipc_frames.h"
 #include "support/process_tools.h"
 #include "support/relay_process.h"
 
 namespace sprites::test {
 namespace {
-
-std::string ipc_path_of(const RelayProcess& relay) {
-  std::vector<pid_t> masters = relay.processes_named("sprites-master");
-  REQUIRE(masters.size() == 1);
-  std::string path = argument_of(masters[0], "--ipc-path");
-  REQUIRE_FALSE(path.empty());
-  return path;
-}
-
-std::string frame(ipc::FrameType type, uint32_t id, const std::string& body) {
-  std::string out;
-  ipc::append_frame(out, type, id, body);
-  return out;
-}
-
-std::string hello_frame(uint32_t max_body_bytes = 16384) {
-  ipc::HelloMessage hello;
-  hello.pid = static_cast<uint32_t>(::getpid());
-  hello.max_body_bytes = max_body_bytes;
-  return frame(ipc::FrameType::Hello, 0, ipc::encode(hello));
-}
-
-std::string throw_frame(const Node& thrower, const std::string& id, uint64_t expires_at_ms) {
-  ipc::ThrowMessage t;
-  t.expires_at_ms = expires_at_ms;
-  t.direction = Direction::Right;
-  t.node = thrower.id;
-  t.token = thrower.token;
-  t.has_id = true;
-  t.sprite_id = id;
-  t.sprite = "{}";
-  return frame(ipc::FrameType::Throw, 7, ipc::encode(t));
-}
 
 // Connects to the IPC socket, sends `bytes`, reads until the master closes.
 Drained send_and_drain(const std::string& path, const std::string& bytes) {
@@ -65,7 +33,7 @@ Drained send_and_drain(const std::string& path, const std::string& bytes) {
 TEST_CASE("a peer that throws before its hello is disconnected and its sprite is not delivered") {
   RelayProcess relay;
   Node a = join(relay.master_port(), "g", "a");
-  Drained d = send_and_drain(ipc_path_of(relay), throw_frame(a, "early", ipc::monotonic_ms() + 60000));
+  Drained d = send_and_drain(relay.ipc_path(), throw_frame(a, "early", ipc::monotonic_ms() + 60000));
   CHECK(d.eof);
   CHECK(d.bytes.empty());
   CHECK(node_info(relay.master_port(), a).json()["pending"] == 0);
@@ -74,32 +42,26 @@ TEST_CASE("a peer that throws before its hello is disconnected and its sprite is
 
 TEST_CASE("a peer may not start a frame longer than a hello before its hello") {
   RelayProcess relay;
-  std::string header(4, '\0');
-  const uint32_t length = 1u << 20;
-  for (int i = 0; i < 4; ++i) header[static_cast<size_t>(i)] = static_cast<char>(length >> (8 * i) & 0xff);
-  header += std::string(1, '\x01') + std::string(4, '\0');
+  const std::string header = frame_header(1u << 20);
   // Only the header is sent: the master hangs up without waiting for the
   // megabyte it announces.
-  Drained d = send_and_drain(ipc_path_of(relay), header);
+  Drained d = send_and_drain(relay.ipc_path(), header);
   CHECK(d.eof);
   CHECK(d.bytes.empty());
 }
 
 TEST_CASE("a peer that never says hello is disconnected") {
   RelayProcess relay;
-  Drained d = send_and_drain(ipc_path_of(relay), "");
+  Drained d = send_and_drain(relay.ipc_path(), "");
   CHECK(d.eof);
   CHECK(stats(relay.master_port())["workers"]["connected"] == relay.workers());
 }
 
 TEST_CASE("after its hello a worker's frames may be as long as the largest valid throw and no longer") {
   RelayProcess relay({"--max-body-bytes", "1024"});
-  const std::string path = ipc_path_of(relay);
+  const std::string path = relay.ipc_path();
   Node a = join(relay.master_port(), "g", "a");
-  const uint32_t limit = ipc::max_throw_frame_length(1024);
-  std::string too_long(4, '\0');
-  for (int i = 0; i < 4; ++i) too_long[static_cast<size_t>(i)] = static_cast<char>((limit + 1) >> (8 * i) & 0xff);
-  too_long += std::string(1, '\x02') + std::string(4, '\0');
+  const std::string too_long = frame_header(ipc::max_throw_frame_length(1024) + 1, 2);
   Drained d = send_and_drain(path, hello_frame(1024) + throw_frame(a, "ok", ipc::monotonic_ms() + 60000) + too_long);
   CHECK(d.eof);
   // The valid throw before it was answered (a ThrowResult came back) and delivered.
@@ -111,7 +73,7 @@ TEST_CASE("a worker whose body limit exceeds the master's is refused at its hell
   RelayProcess relay({"--max-body-bytes", "1024"});
   Node a = join(relay.master_port(), "g", "a");
   Drained d =
-      send_and_drain(ipc_path_of(relay), hello_frame(4096) + throw_frame(a, "big", ipc::monotonic_ms() + 60000));
+      send_and_drain(relay.ipc_path(), hello_frame(4096) + throw_frame(a, "big", ipc::monotonic_ms() + 60000));
   CHECK(d.eof);
   CHECK(d.bytes.empty());
   CHECK(node_info(relay.master_port(), a).json()["pending"] == 0);
@@ -120,8 +82,8 @@ TEST_CASE("a worker whose body limit exceeds the master's is refused at its hell
 
 TEST_CASE("a Rejected count out of range disconnects the peer and does not reach the stats") {
   RelayProcess relay;
-  std::string bogus = frame(ipc::FrameType::Rejected, 0, std::string("\xff\xff\xff\xff", 4));
-  Drained d = send_and_drain(ipc_path_of(relay), hello_frame() + bogus);
+  std::string bogus = ipc_frame(ipc::FrameType::Rejected, 0, std::string("\xff\xff\xff\xff", 4));
+  Drained d = send_and_drain(relay.ipc_path(), hello_frame() + bogus);
   CHECK(d.eof);
   CHECK(stats(relay.master_port())["sprites"]["rejected"] == 0);
 }
@@ -129,10 +91,10 @@ TEST_CASE("a Rejected count out of range disconnects the peer and does not reach
 TEST_CASE("a throw that reaches the master after its worker gave up is dropped, and a ping is answered") {
   RelayProcess relay;
   Node a = join(relay.master_port(), "g", "a");
-  const int fd = connect_unix(ipc_path_of(relay));
+  const int fd = connect_unix(relay.ipc_path());
   REQUIRE(fd >= 0);
   REQUIRE(write_all(fd, hello_frame() + throw_frame(a, "late", ipc::monotonic_ms() - 1) +
-                            frame(ipc::FrameType::Ping, 99, "")));
+                            ipc_frame(ipc::FrameType::Ping, 99, "")));
   // Frames are handled in order: once the Pong is back, the throw before it
   // has been handled, and no ThrowResult came for it.
   ipc::FrameDecoder decoder;

@@ -24,6 +24,7 @@
 #include "ipc/frame.h"
 #include "ipc/messages.h"
 #include "support/http_client.h"
+#include "support/ipc_frames.h"
 #include "support/process_tools.h"
 #include "support/program.h"
 #include "support/relay_process.h"
@@ -31,42 +32,9 @@
 namespace sprites::test {
 namespace {
 
-std::string ipc_path_of(const RelayProcess& relay) {
-  std::vector<pid_t> masters = relay.processes_named("sprites-master");
-  REQUIRE(masters.size() == 1);
-  std::string path = argument_of(masters[0], "--ipc-path");
-  REQUIRE_FALSE(path.empty());
-  return path;
-}
-
-std::string frame(ipc::FrameType type, uint32_t id, const std::string& body) {
-  std::string out;
-  ipc::append_frame(out, type, id, body);
-  return out;
-}
-
-std::string hello_frame(uint32_t max_body_bytes = 16384) {
-  ipc::HelloMessage hello;
-  hello.pid = static_cast<uint32_t>(::getpid());
-  hello.max_body_bytes = max_body_bytes;
-  return frame(ipc::FrameType::Hello, 0, ipc::encode(hello));
-}
-
-std::string throw_frame(const Node& thrower, const std::string& id) {
-  ipc::ThrowMessage t;
-  t.expires_at_ms = ipc::monotonic_ms() + 60000;
-  t.direction = Direction::Right;
-  t.node = thrower.id;
-  t.token = thrower.token;
-  t.has_id = true;
-  t.sprite_id = id;
-  t.sprite = "{}";
-  return frame(ipc::FrameType::Throw, 1, ipc::encode(t));
-}
-
 TEST_CASE("the IPC socket lives in a directory only the relay's user can write, and only it may connect") {
   RelayProcess relay;
-  const std::string path = ipc_path_of(relay);
+  const std::string path = relay.ipc_path();
   const std::string dir = path.substr(0, path.rfind('/'));
   struct stat st {};
   REQUIRE(::lstat(dir.c_str(), &st) == 0);
@@ -93,29 +61,17 @@ TEST_CASE("the IPC socket lives in a directory only the relay's user can write, 
 
 TEST_CASE("a master restart never frees the IPC path: the supervisor keeps the listening socket") {
   RelayProcess relay;
-  const std::string path = ipc_path_of(relay);
+  const std::string path = relay.ipc_path();
   struct stat before {};
   REQUIRE(::stat(path.c_str(), &before) == 0);
-  std::vector<pid_t> masters = relay.processes_named("sprites-master");
-  REQUIRE(masters.size() == 1);
-  REQUIRE(::kill(masters[0], SIGKILL) == 0);
+  const pid_t old = relay.master_pid();
+  REQUIRE(::kill(old, SIGKILL) == 0);
   // While the master is gone the socket still accepts connections (they wait
   // in its backlog for the next master), so the path cannot be bound.
   const int fd = connect_unix(path);
   CHECK(fd >= 0);
   if (fd >= 0) ::close(fd);
-  REQUIRE(retry_until(
-      [&] {
-        std::vector<pid_t> now = relay.processes_named("sprites-master");
-        if (now.size() != 1 || now[0] == masters[0]) return false;
-        try {
-          Response r = Connection(relay.master_port()).request("GET", "/v1/stats");
-          return r.status == 200 && r.json()["workers"]["connected"] == relay.workers();
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      std::chrono::seconds(30)));
+  relay.wait_for_master_after(old);
   struct stat after {};
   REQUIRE(::stat(path.c_str(), &after) == 0);
   CHECK(after.st_ino == before.st_ino);
@@ -124,9 +80,9 @@ TEST_CASE("a master restart never frees the IPC path: the supervisor keeps the l
 
 TEST_CASE("a process of another user that gets past the file permissions still cannot feed the master a frame") {
   RelayProcess relay;
-  const std::string path = ipc_path_of(relay);
+  const std::string path = relay.ipc_path();
   Node a = join(relay.master_port(), "g", "a");
-  const std::string frames = hello_frame() + throw_frame(a, "intruder");
+  const std::string frames = hello_frame() + throw_frame(a, "intruder", ipc::monotonic_ms() + 60000);
   const int result = as_user(Identity::NobodyRootFiles, [&] {
     const int fd = connect_unix(path);
     if (fd < 0) return 10;
@@ -188,7 +144,7 @@ TEST_CASE("a master that cannot listen on its IPC socket says why and exits 1") 
   SECTION("another master listens there") {
     RelayProcess relay;
     Program::Finished run =
-        run_program({master, "--master-port", "0", "--host", "127.0.0.1", "--ipc-path", ipc_path_of(relay)});
+        run_program({master, "--master-port", "0", "--host", "127.0.0.1", "--ipc-path", relay.ipc_path()});
     CHECK(run.exited);
     CHECK(run.code == 1);
     CHECK(run.err.find("another master listens there") != std::string::npos);

@@ -17,12 +17,6 @@
 namespace sprites::test {
 namespace {
 
-pid_t master_of(const RelayProcess& relay) {
-  std::vector<pid_t> masters = relay.processes_named("sprites-master");
-  REQUIRE(masters.size() == 1);
-  return masters[0];
-}
-
 std::set<std::string> sprite_ids(const std::vector<Json>& events) {
   std::set<std::string> ids;
   for (const Json& e : of_type(events, "sprite")) ids.insert(e.value("id", ""));
@@ -38,7 +32,7 @@ TEST_CASE("a throw to a stopped master gets 503 and is not delivered when the ma
   Node b = join(relay.master_port(), "g", "b");
   Inbox inbox(relay.master_port(), b);
   {
-    Frozen frozen(master_of(relay));
+    Frozen frozen(relay.master_pid());
     Response r = throw_sprite(relay.worker_port(), a, "right", "{}", "while-stopped");
     check_error(r, 503, "master_unavailable");
     CHECK(r.header("Retry-After") == "1");
@@ -88,7 +82,7 @@ TEST_CASE("a worker holds a bounded amount for a stopped master and answers ever
   std::vector<int> answers(2, 0);  // [0]: 202, [1]: 503
   std::set<std::string> accepted_ids;
   {
-    Frozen frozen(master_of(relay));
+    Frozen frozen(relay.master_pid());
     for (int c = 0; c < kConnections; ++c) {
       connections.emplace_back(relay.worker_port());
       std::string batch;

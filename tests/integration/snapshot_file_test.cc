@@ -20,34 +20,6 @@
 namespace sprites::test {
 namespace {
 
-pid_t the_master(const RelayProcess& relay) {
-  std::vector<pid_t> masters = relay.processes_named("sprites-master");
-  REQUIRE(masters.size() == 1);
-  return masters[0];
-}
-
-std::string snapshot_path_of(const RelayProcess& relay) {
-  std::string ipc = argument_of(the_master(relay), "--ipc-path");
-  REQUIRE_FALSE(ipc.empty());
-  return ipc + ".snapshot";
-}
-
-// Waits until a master other than `old` serves and every worker is back.
-void wait_for_next_master(const RelayProcess& relay, pid_t old) {
-  REQUIRE(retry_until(
-      [&] {
-        std::vector<pid_t> now = relay.processes_named("sprites-master");
-        if (now.size() != 1 || now[0] == old) return false;
-        try {
-          Response r = Connection(relay.master_port()).request("GET", "/v1/stats");
-          return r.status == 200 && r.json()["workers"]["connected"] == relay.workers();
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      std::chrono::seconds(30)));
-}
-
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;
@@ -58,16 +30,16 @@ std::string slurp(const std::string& path) {
 TEST_CASE("a symlink at the snapshot's temporary name does not redirect a planned restart's snapshot") {
   RelayProcess relay;
   Node a = join(relay.master_port(), "g", "a");
-  const std::string snapshot = snapshot_path_of(relay);
+  const std::string snapshot = relay.ipc_path() + ".snapshot";
   char victim[] = "/tmp/sprites-victim-XXXXXX";
   const int fd = ::mkstemp(victim);
   REQUIRE(::write(fd, "victim", 6) == 6);
   ::close(fd);
   ::chmod(victim, 0644);
   REQUIRE(::symlink(victim, (snapshot + ".tmp").c_str()) == 0);
-  const pid_t old = the_master(relay);
+  const pid_t old = relay.master_pid();
   REQUIRE(::kill(relay.pid(), SIGHUP) == 0);
-  wait_for_next_master(relay, old);
+  relay.wait_for_master_after(old);
   CHECK(slurp(victim) == "victim");
   CHECK_STATUS(node_info(relay.master_port(), a), 200);  // the snapshot was written and loaded all the same
   ::unlink(victim);
@@ -75,13 +47,13 @@ TEST_CASE("a symlink at the snapshot's temporary name does not redirect a planne
 
 TEST_CASE("a FIFO or a symlink to /dev/zero at the snapshot path does not stop the next master") {
   RelayProcess relay;
-  const std::string snapshot = snapshot_path_of(relay);
+  const std::string snapshot = relay.ipc_path() + ".snapshot";
   Node a = join(relay.master_port(), "g", "a");
   SECTION("a FIFO") { REQUIRE(::mkfifo(snapshot.c_str(), 0600) == 0); }
   SECTION("a symlink to /dev/zero") { REQUIRE(::symlink("/dev/zero", snapshot.c_str()) == 0); }
-  const pid_t old = the_master(relay);
+  const pid_t old = relay.master_pid();
   REQUIRE(::kill(old, SIGKILL) == 0);  // a crash: the next master looks for a snapshot
-  wait_for_next_master(relay, old);
+  relay.wait_for_master_after(old);
   check_error(node_info(relay.master_port(), a), 404, "unknown_node");  // started empty
   struct stat st {};
   CHECK(::lstat(snapshot.c_str(), &st) != 0);                // moved aside, once
@@ -93,15 +65,15 @@ TEST_CASE("a FIFO or a symlink to /dev/zero at the snapshot path does not stop t
 TEST_CASE("a refused snapshot is kept owner-only") {
   RelayProcess relay;
   join(relay.master_port(), "g", "a");
-  const std::string snapshot = snapshot_path_of(relay);
+  const std::string snapshot = relay.ipc_path() + ".snapshot";
   {
     std::ofstream out(snapshot, std::ios::binary);
     out << "sprites-snapshot 1 2 0000000000000000\n{}";  // a wrong checksum
   }
   ::chmod(snapshot.c_str(), 0644);
-  const pid_t old = the_master(relay);
+  const pid_t old = relay.master_pid();
   REQUIRE(::kill(old, SIGKILL) == 0);
-  wait_for_next_master(relay, old);
+  relay.wait_for_master_after(old);
   struct stat st {};
   REQUIRE(::lstat((snapshot + ".refused").c_str(), &st) == 0);
   CHECK((st.st_mode & 077) == 0);

@@ -28,6 +28,8 @@
 extern char** environ;
 
 #include "common/proc_file.h"
+#include "support/http_client.h"
+#include "support/process_tools.h"
 
 namespace sprites::test {
 
@@ -375,6 +377,34 @@ FinishedRun run_supervisor_to_exit(const std::vector<std::string>& args, std::ch
   }
   run.output = child.output();
   return run;
+}
+
+pid_t RelayProcess::master_pid() const {
+  std::vector<pid_t> masters = processes_named("sprites-master");
+  REQUIRE(masters.size() == 1);
+  return masters[0];
+}
+
+std::string RelayProcess::ipc_path() const {
+  std::string path = argument_of(master_pid(), "--ipc-path");
+  REQUIRE_FALSE(path.empty());
+  return path;
+}
+
+void RelayProcess::wait_for_master_after(pid_t old, std::chrono::milliseconds guard) const {
+  const bool back = retry_until(
+      [&] {
+        std::vector<pid_t> now = processes_named("sprites-master");
+        if (now.size() != 1 || now[0] == old) return false;
+        try {
+          Response r = Connection(master_port_).request("GET", "/v1/stats");
+          return r.status == 200 && r.json()["workers"]["connected"] == workers_;
+        } catch (const std::exception&) {
+          return false;  // the new master does not accept yet
+        }
+      },
+      guard);
+  REQUIRE(back);
 }
 
 }  // namespace sprites::test

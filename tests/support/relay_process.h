@@ -78,6 +78,13 @@ class RelayProcess {
   // Live descendants of the supervisor whose program is `program`
   // ("sprites-master", "sprites-worker"), found through /proc.
   std::vector<pid_t> processes_named(const std::string& program) const;
+  // The one live master (a failed check when there is not exactly one).
+  pid_t master_pid() const;
+  // The master's --ipc-path, from its command line.
+  std::string ipc_path() const;
+  // Waits until a master other than `old` serves and every worker has
+  // connected to it (a failed check after the guard).
+  void wait_for_master_after(pid_t old, std::chrono::milliseconds guard = std::chrono::seconds(30)) const;
 
  private:
   std::unique_ptr<ChildProcess> child_;
