@@ -1,4 +1,4 @@
-// The protocol's identifier rules (PROTOCOL.md "Identifiers"), in one place
+// The protocol's identifier rules (docs/API.md "Identifiers"), in one place
 // for every part that has to check them: the join body, the throw body, and
 // the snapshot loader, which checks what it reads back as if it came from the
 // network.

@@ -1,7 +1,7 @@
 // JSON limits: how deep a JSON value that the relay passes on may nest, and a
 // check of a stored value against it.
 //
-// PROTOCOL.md lets a throw body nest at most 64 levels, counting the body's
+// docs/API.md lets a throw body nest at most 64 levels, counting the body's
 // own object, so that receivers' parsers are safe; the sprite inside it, one
 // level down, nests at most 63 on its own. The worker checks the body as it
 // arrives (worker/throw_body); the master checks a sprite it reads back from

@@ -102,7 +102,7 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
     out.workers = cpus == 0 ? 1 : cpus;
   }
   if (out.ipc_path.empty()) {
-    // PROTOCOL.md: with master port 0 the socket is named after the
+    // docs/API.md "Options": with master port 0 the socket is named after the
     // supervisor, which is this process's parent when it asks for a handoff.
     const long pid = out.ipc_handoff_fd >= 0 ? static_cast<long>(::getppid()) : static_cast<long>(::getpid());
     out.ipc_path = default_ipc_path(out.master_port, pid);

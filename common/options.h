@@ -54,7 +54,7 @@ int parse_options(int argc, char** argv, const char* program, Options& out);
 // sprites-<pid>.sock where pid is the given one) in the first of
 // $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=), $XDG_RUNTIME_DIR (when it
 // is a directory) and /tmp/sprites-<euid> (created 0700 when the socket is
-// made). PROTOCOL.md names /tmp itself as the last resort; a socket there can
+// made). The shared protocol names /tmp itself as the last resort; a socket there can
 // be taken over by another local user, so the relay keeps it in a directory
 // of its own (common/private_dir.h).
 std::string default_ipc_path(uint16_t master_port, long pid);

@@ -1,5 +1,5 @@
-// Event text: the JSON a node's mailbox stores for each event (PROTOCOL.md
-// "Event types"), built in one place for the relay that makes events and for
+// Event text: the JSON a node's mailbox stores for each event (docs/API.md
+// "long-poll", events), built in one place for the relay that makes events and for
 // the snapshot loader that checks stored ones.
 //
 // A mailbox stores an event without its seq (it may still change: see

@@ -31,7 +31,7 @@
 // Dropped alternatives: std::deque (libstdc++ allocates a map and a 512-byte
 // block for every deque, even an empty one, which is most of the cost of an
 // idle node); replacing an unsent neighbors event by the next seq at the end
-// (simpler, but seqs would skip, and PROTOCOL.md has them grow by one).
+// (simpler, but seqs would skip, and docs/API.md has them grow by one).
 #pragma once
 
 #include <cstddef>

@@ -15,7 +15,7 @@ using http::Route;
 
 namespace {
 constexpr std::string_view kRetryAfter = "Retry-After: 1\r\n";
-constexpr size_t kMaxNodeIdBytes = 32;  // PROTOCOL.md: a longer id is no node's
+constexpr size_t kMaxNodeIdBytes = 32;  // docs/API.md "Identifiers": a longer id is no node's
 }  // namespace
 
 ThrowIntake::ThrowIntake(MasterLink& link, uint32_t max_body_bytes) : link_(link), max_body_bytes_(max_body_bytes) {}

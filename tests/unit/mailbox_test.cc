@@ -1,4 +1,4 @@
-// The mailbox's cursor contract (PROTOCOL.md "long-poll"): consecutive seqs
+// The mailbox's cursor contract (docs/API.md "long-poll"): consecutive seqs
 // from 1, `after` acknowledges and deletes, a render carries the oldest events
 // past the cursor, and a newer neighbors event replaces one not yet sent
 // without a gap in the seqs. Also what an emptied mailbox costs, measured as live heap bytes
