@@ -67,6 +67,7 @@ TEST_CASE("a worker holds a bounded amount for a stopped master and answers ever
   options.workers = 1;
   options.args = {"--master-timeout-ms", "60000", "--max-body-bytes", "65536", "--rate-limit", "0",
                   "--mailbox-limit", "100000"};
+  options.env.push_back(measurable_memory_env());
   RelayProcess relay(options);
   Node a = join(relay.master_port(), "g", "a");
   Node b = join(relay.master_port(), "g", "b");

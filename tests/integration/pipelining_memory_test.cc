@@ -103,7 +103,9 @@ void check_flood_is_bounded(std::uint16_t port, pid_t pid, std::string_view requ
 }
 
 TEST_CASE("a client pipelining GET /metrics without reading does not grow the master") {
-  RelayProcess relay;
+  RelayOptions options;
+  options.env.push_back(measurable_memory_env());
+  RelayProcess relay(options);
   std::vector<pid_t> masters = relay.processes_named("sprites-master");
   REQUIRE(masters.size() == 1);
   check_flood_is_bounded(relay.master_port(), masters[0], "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", [&] {
@@ -116,6 +118,7 @@ TEST_CASE("a client pipelining GET /metrics without reading does not grow the ma
 TEST_CASE("a client pipelining OPTIONS without reading does not grow a worker") {
   RelayOptions options;
   options.workers = 1;  // the one process the worker port leads to
+  options.env.push_back(measurable_memory_env());
   RelayProcess relay(options);
   std::vector<pid_t> workers = relay.processes_named("sprites-worker");
   REQUIRE(workers.size() == 1);

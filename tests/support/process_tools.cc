@@ -19,6 +19,8 @@
 
 #include "common/proc_file.h"
 
+extern char** environ;
+
 namespace sprites::test {
 
 Frozen::Frozen(pid_t pid) : pid_(pid) { ::kill(pid_, SIGSTOP); }
@@ -100,6 +102,26 @@ int as_user(Identity identity, const std::function<int()>& body, std::chrono::mi
   }
   if (ready <= 0 || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
+}
+
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    if (entry.rfind("SPRITES_", 0) == 0) continue;
+    const std::string_view name = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& [key, value] : extra) overridden = overridden || key == name;
+    if (!overridden) env.emplace_back(entry);
+  }
+  for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
+  return env;
+}
+
+std::pair<std::string, std::string> measurable_memory_env() {
+  const char* current = std::getenv("ASAN_OPTIONS");
+  std::string options = current != nullptr && *current != '\0' ? std::string(current) + ":" : std::string();
+  return {"ASAN_OPTIONS", options + "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"};
 }
 
 int connect_unix(const std::string& path) {

@@ -59,6 +59,17 @@ enum class Identity {
 int as_user(Identity identity, const std::function<int()>& body,
             std::chrono::milliseconds guard = std::chrono::seconds(30));
 
+// The environment of a process a test starts: the test's own without its
+// SPRITES_* variables (each test sets only what it means) and without those
+// `extra` sets, then `extra`.
+std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra);
+
+// ASAN_OPTIONS for a process whose memory a test measures: the current ones
+// plus no allocator quarantine. Under AddressSanitizer freed memory waits in
+// a quarantine of up to 256 MB before it is reused, which would hide what the
+// code keeps; without the sanitizer the variable is ignored.
+std::pair<std::string, std::string> measurable_memory_env();
+
 // A connected AF_UNIX stream socket to `path`, or -1 (errno set).
 int connect_unix(const std::string& path);
 // Reads from `fd` until EOF or `guard`: the bytes read, and whether EOF came.

@@ -1,6 +1,8 @@
 // See program.h.
 #include "support/program.h"
 
+#include "support/process_tools.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,8 +14,6 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-
-extern char** environ;
 
 namespace sprites::test {
 namespace {
@@ -41,11 +41,7 @@ bool drain(int fd, std::string& into) {
 
 Program::Program(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env) {
   // Built before fork(): after it only async-signal-safe calls are allowed.
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "SPRITES_", 8) != 0) env_strings.emplace_back(*e);
-  }
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<std::string> env_strings = child_environment(env);
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -25,8 +25,6 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
-
 #include "common/proc_file.h"
 #include "support/http_client.h"
 #include "support/process_tools.h"
@@ -82,12 +80,7 @@ class ChildProcess {
   explicit ChildProcess(const Spec& spec) {
     // Everything the child needs is built before fork(): after it, in a
     // multi-threaded test, only async-signal-safe calls are allowed.
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "SPRITES_", 8) == 0) continue;
-      env_strings.emplace_back(*e);
-    }
-    for (const auto& [name, value] : spec.env) env_strings.push_back(name + "=" + value);
+    std::vector<std::string> env_strings = child_environment(spec.env);
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
