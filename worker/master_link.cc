@@ -86,9 +86,8 @@ void MasterLink::on_connect(uv_connect_t* req, int status) {
   uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd);
   ipc::PeerCredentials peer;
   if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
-    if (self->failures_logged_++ % 20 == 0) {
-      LOG_ERROR("refusing the IPC socket %s: %s (retrying)", self->config_.path.c_str(), why.c_str());
-    }
+    // Every time (the backoff spaces them out): someone else holds the path.
+    LOG_ERROR("refusing the IPC socket %s: %s (retrying)", self->config_.path.c_str(), why.c_str());
     close_pipe(pipe);
     self->schedule_retry();
     return;
