@@ -1,4 +1,4 @@
-// NodeSession: one node's side of PROTOCOL.md — join, hold the long-poll,
+// NodeSession: one node's side of docs/API.md — join, hold the long-poll,
 // acknowledge by cursor, drop seqs already seen, keep the current neighbours,
 // throw, leave.
 //

@@ -1,4 +1,4 @@
-// The client side of PROTOCOL.md's wire shapes: request targets and bodies a
+// The client side of docs/API.md's wire shapes: request targets and bodies a
 // client sends, and the pieces of answers it reads (node references,
 // positions, neighbour sets, events, errors).
 //

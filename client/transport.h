@@ -7,7 +7,7 @@
 //
 // An answer is a status and a body; status 0 means there was none (refused,
 // reset, closed before the answer, unparseable HTTP) and `failure` says why.
-// Headers are deliberately not surfaced: nothing in PROTOCOL.md asks a client
+// Headers are deliberately not surfaced: nothing in docs/API.md asks a client
 // to act on one (Retry-After is advice a load generator counts, not obeys).
 //
 // Dropped alternative: a virtual per-endpoint API (join(), poll(), ...) on the

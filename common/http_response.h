@@ -1,5 +1,5 @@
 // Response serialisation: every response of both ports is built here, so the
-// headers PROTOCOL.md requires on all of them (Access-Control-Allow-Origin,
+// headers docs/API.md requires on all of them (Access-Control-Allow-Origin,
 // Content-Length, Content-Type for JSON) cannot be forgotten by an endpoint.
 #pragma once
 

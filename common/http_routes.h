@@ -1,4 +1,4 @@
-// Route matching shared by both ports: the few path shapes of PROTOCOL.md, the
+// Route matching shared by both ports: the few path shapes of docs/API.md, the
 // answers every port gives alike (OPTIONS preflight, 404, 405) and the bearer
 // check order ("a missing or malformed Authorization header gets 401 before
 // anything else is checked").

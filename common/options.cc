@@ -29,7 +29,7 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
   CLI::App app{"sprites relay: " + std::string(program), program};
   app.option_defaults()->always_capture_default();
   // Flags of other processes are accepted silently (a process ignores the
-  // options that are not its own, PROTOCOL.md "Options").
+  // options that are not its own, docs/API.md "Options").
   app.allow_extras(false);
 
   app.add_option("--host", out.host, "address both ports bind")->envname("SPRITES_HOST");

@@ -1,5 +1,5 @@
 // Options: the one option table shared by the master, the workers and the
-// supervisor (PROTOCOL.md "Options"). Every process accepts every option and
+// supervisor (docs/API.md "Options"). Every process accepts every option and
 // ignores those that are not its own, so the supervisor can pass its whole
 // command line through.
 //

@@ -1,4 +1,4 @@
-// Api: the master port's HTTP endpoints (PROTOCOL.md "Master port"), an
+// Api: the master port's HTTP endpoints (docs/API.md "Master port"), an
 // HttpService in front of the Relay.
 //
 // It routes, authenticates, validates query strings and join bodies, and maps

@@ -1,4 +1,4 @@
-// Grid: one group's torus (PROTOCOL.md "The grid").
+// Grid: one group's torus (docs/API.md "Grid").
 //
 // Members sit in a dense array of slots 0..n-1 with a fixed width W; slot i is at
 // row i / W, column i % W. Left/right wrap within the (possibly short) last row,

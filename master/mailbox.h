@@ -1,4 +1,4 @@
-// Mailbox: one node's queue of unacknowledged events (PROTOCOL.md "long-poll").
+// Mailbox: one node's queue of unacknowledged events (docs/API.md "long-poll").
 //
 // Events get consecutive sequence numbers starting at 1; a poll's `after`
 // deletes every event with seq <= after; a response carries the oldest events

@@ -33,7 +33,7 @@ using namespace sprites;
 
 namespace {
 
-// PROTOCOL.md: --max-nodes 0 means "as many as its file limit allows". Each
+// docs/API.md: --max-nodes 0 means "as many as its file limit allows". Each
 // held poll needs a descriptor; keep some for workers, logs and accept slack.
 uint64_t nodes_the_file_limit_allows() {
   rlimit lim{};

@@ -1,4 +1,4 @@
-// ThrowIntake: the worker port's HTTP endpoints (PROTOCOL.md "Worker port").
+// ThrowIntake: the worker port's HTTP endpoints (docs/API.md "Worker port").
 //
 // It does the checks a worker can do alone, in the protocol's order: the
 // Authorization header (401), the size (413, from Content-Length before the

@@ -35,9 +35,10 @@ namespace sprites::swarm {
 class SwarmChild {
  public:
   // The pacer's tick. An open-loop rate is sent in one burst per tick, and a
-  // burst queues in the relay: at 10,000 throws/s a 5 ms tick sent bursts of
-  // 50, and the median send-to-delivery was 1.6 ms against 0.6 ms with 1 ms
-  // (libuv's timer resolution), which keeps bursts to rate/1000.
+  // burst queues in the relay: a 5 ms tick sent bursts of rate/200 and
+  // roughly tripled the median send-to-delivery time against 1 ms (libuv's
+  // timer resolution), which keeps bursts to rate/1000 (figures in
+  // docs/bench/history.md).
   static constexpr uint64_t kTickMs = 1;
   static constexpr uint64_t kProgressMs = 250;
   static constexpr uint64_t kDrainProgressMs = 100;

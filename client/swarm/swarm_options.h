@@ -10,8 +10,8 @@
 // of 20000 that cannot be raised) and each node costs two (its poll connection
 // and its throw connection), so `--procs auto` runs ceil(nodes / 8000)
 // children, and at least one per CPU: each child is one event loop on one
-// core, and one child was the closed loop's ceiling (18.2k-19.2k throws/s at
-// 5k nodes with one, 21.4k-21.8k with two, on 2 cores). Child i binds the
+// core, and a single child was the closed loop's ceiling (figures in
+// docs/bench/history.md). Child i binds the
 // client side of its sockets to source address base+i (127.0.0.2, 127.0.0.3,
 // ...), so no address pair needs more than 8000 of the ~28000 ephemeral ports.
 //

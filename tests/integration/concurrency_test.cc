@@ -1,6 +1,6 @@
 // Many nodes polling while many throwers throw: every sprite answered 202 is
 // delivered exactly once (after dropping repeated seqs) to exactly the node its
-// 202 named, and the counters agree (PROTOCOL.md "At-least-once", "202 Accepted").
+// 202 named, and the counters agree (docs/API.md "long-poll", "throw").
 //
 // Catch2's assertions are not thread-safe, so the threads only record what
 // they saw (and any error as text); the test thread asserts after joining them.

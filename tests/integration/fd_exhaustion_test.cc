@@ -1,4 +1,4 @@
-// File descriptors exhausted (issue 4): a master whose file limit is far below
+// File descriptors exhausted: a master whose file limit is far below
 // the connections it is offered keeps serving the poll it holds, sheds the
 // excess (libuv accepts and closes them with its spare descriptor instead of
 // spinning on EMFILE), uses little CPU meanwhile, and accepts again once

@@ -1,6 +1,6 @@
 // The grid: slots filled row by row, neighbours that wrap within a row and a
 // column, leave by moving the last node into the hole, and `neighbors` events
-// for exactly the nodes whose view changed (PROTOCOL.md "The grid").
+// for exactly the nodes whose view changed (docs/API.md "Grid").
 //
 // The expectations come from a direct transcription of the protocol's rules
 // (GridModel below); one test also spells out the 5-node layout by hand, so a

@@ -1,4 +1,4 @@
-// Hostile input at scale (issue 4): thousands of pipelined throws on one
+// Hostile input at scale: thousands of pipelined throws on one
 // connection are all answered, in order, with the server reading only as fast
 // as it answers (32 in flight); a sprite id of 64 four-byte characters (256
 // bytes of UTF-8) survives the IPC hop; a huge Content-Length is refused

@@ -1,5 +1,5 @@
 // POST /v1/nodes: what a join answers, the default group, and every way a
-// join body can be refused (PROTOCOL.md "Master port", "Identifiers").
+// join body can be refused (docs/API.md "Master port", "Identifiers").
 #include <regex>
 #include <set>
 #include <string>

@@ -1,6 +1,6 @@
 // GET /v1/nodes/{id}/events: immediate and held answers, timeouts, cursors
 // that acknowledge, the 100-event page, superseded polls and every error
-// (PROTOCOL.md "long-poll").
+// (docs/API.md "long-poll").
 //
 // A poll that must be held is sent on its own connection; the test then waits
 // until /v1/stats counts it as pending (so the trigger really hits a parked

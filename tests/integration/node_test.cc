@@ -1,5 +1,5 @@
 // GET and DELETE /v1/nodes/{id}, and the ttl that removes a node that stopped
-// polling (PROTOCOL.md "node info", "leave", "A node is alive while ...").
+// polling (docs/API.md "node info", "leave", "long-poll").
 //
 // Expiry is observed, never timed: a neighbour holds polls until its
 // `neighbors` event arrives, and the expired node's info then answers 404.

@@ -1,6 +1,6 @@
 // What the relay says about itself: /v1/stats, /metrics, /healthz on both
 // ports, and the promise that tokens never show in stats, events or logs
-// (PROTOCOL.md "GET /v1/stats", "GET /metrics", "GET /healthz", "Authentication").
+// (docs/API.md "GET /v1/stats", "GET /metrics", "GET /healthz", "Authentication").
 #include <cstdio>
 #include <map>
 #include <sstream>

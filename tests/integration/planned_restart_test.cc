@@ -1,4 +1,4 @@
-// Planned restart (issue 4): SIGHUP to the supervisor makes the master answer
+// Planned restart: SIGHUP to the supervisor makes the master answer
 // its held polls, write a snapshot and exit; the next master loads it, so a
 // client polls again with its old token and cursor and loses neither its node
 // nor a sprite it had not acknowledged.

@@ -1,6 +1,6 @@
 // What happens to an accepted sprite that its receiver never acknowledged:
 // it comes back to a living thrower as a `returned` event, or is counted as
-// dropped; and the sprite counters of /v1/stats (PROTOCOL.md "returned",
+// dropped; and the sprite counters of /v1/stats (docs/API.md "returned",
 // "GET /v1/stats").
 //
 // Counters a worker reports to the master over IPC may trail the worker's

@@ -1,4 +1,4 @@
-// Slow and idle clients (issue 4): a request trickled slower than the request
+// Slow and idle clients: a request trickled slower than the request
 // timeout is cut off with 408, an idle keep-alive connection is closed after
 // the idle timeout, and a held long-poll is never taken for idle. Every wait
 // here is a read of what the server does, with a guard only for failure.

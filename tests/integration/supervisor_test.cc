@@ -1,7 +1,7 @@
 // deploy/sprites-supervisor as a black box: its ready line, its refusal to
 // start without binaries, options from flags and the environment, relays side
 // by side, restarts of a worker and of the master, and a graceful stop
-// (PROTOCOL.md "Options", "Processes").
+// (docs/API.md "Options", "Processes").
 //
 // The restart tests wait for a restarted process with retry_until(), the one
 // place in the suite where there is no event to wait on; its pacing is a guard,

@@ -1,6 +1,6 @@
 // Every refusal of a throw in the worker's table, and the order in which the
 // checks run: header (401), size (413), body (400), node (404), token (401),
-// rate (429), mailbox (429) (PROTOCOL.md "throw", "Errors").
+// rate (429), mailbox (429) (docs/API.md "throw").
 //
 // Each order test builds a request that fails two checks at once and expects
 // the earlier one's answer.

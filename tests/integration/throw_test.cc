@@ -1,7 +1,7 @@
 // POST /v1/nodes/{id}/sprites on the worker port, when it succeeds: the 202
 // comes only once the sprite is in the receiver's mailbox, the receiver is the
 // neighbour in the thrown direction, and the sprite arrives as thrown
-// (PROTOCOL.md "throw", "Event types").
+// (docs/API.md "throw", "Events").
 #include <string>
 #include <vector>
 

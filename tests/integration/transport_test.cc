@@ -1,7 +1,7 @@
 // HTTP itself, on both ports: keep-alive, Connection: close, HTTP/1.0,
 // pipelining, Expect: 100-continue, chunked bodies, unparseable requests,
 // unknown paths and methods, CORS, and the framing of JSON answers
-// (PROTOCOL.md "Transport").
+// (docs/API.md "Transport").
 #include <string>
 #include <vector>
 

@@ -1,4 +1,4 @@
-// A worker killed (SIGKILL) while throws are in flight (issue 4): the
+// A worker killed (SIGKILL) while throws are in flight: the
 // supervisor restarts it, clients that lose their connection reconnect and
 // retry, and every throw answered 202 reaches its receiver; after dedup by seq
 // nothing is delivered twice except a retry of a throw whose first answer was

@@ -1,4 +1,4 @@
-// Response serialisation: the headers every response must carry (PROTOCOL.md
+// Response serialisation: the headers every response must carry (docs/API.md
 // "Transport"), error bodies, and JSON string escaping.
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-// The option table (PROTOCOL.md "Options"): defaults, flags, SPRITES_*
+// The option table (docs/API.md "Options"): defaults, flags, SPRITES_*
 // environment fallbacks, a flag winning over the environment, exit code 2 for a
 // bad value, and the default IPC path. Every test runs with the SPRITES_*
 // variables (and XDG_RUNTIME_DIR) of the surrounding environment set aside and
@@ -100,7 +100,7 @@ unsigned expected_workers() {
 
 }  // namespace
 
-TEST_CASE("with no flags and no environment the options have PROTOCOL.md's defaults") {
+TEST_CASE("with no flags and no environment the options have docs/API.md's defaults") {
   CleanEnvironment env;
   Options o;
   REQUIRE(parse({}, o) == -1);

@@ -74,7 +74,7 @@ void check_matches_model(const Grid& grid, const std::vector<GridMember*>& model
     REQUIRE(grid.neighbour(*model[i], Direction::Down) == v.down);
     REQUIRE(grid.position(i).row == v.row);
     REQUIRE(grid.position(i).col == v.col);
-    // The inverse laws of PROTOCOL.md.
+    // The inverse laws of docs/API.md.
     REQUIRE(grid.neighbour(*grid.neighbour(*model[i], Direction::Left), Direction::Right) == model[i]);
     REQUIRE(grid.neighbour(*grid.neighbour(*model[i], Direction::Up), Direction::Down) == model[i]);
   }

@@ -1,5 +1,5 @@
 // The two renderings of the relay's figures: /v1/stats JSON and /metrics in the
-// Prometheus text format, each checked field by field against PROTOCOL.md.
+// Prometheus text format, each checked field by field against docs/API.md.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
