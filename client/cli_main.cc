@@ -35,7 +35,7 @@
 #include <sstream>
 #include <string>
 
-#include "client/callback_guard.h"
+#include "common/callback_guard.h"
 #include "client/endpoint.h"
 #include "client/http_client.h"
 #include "client/node_session.h"

@@ -12,7 +12,7 @@
 #include <cerrno>
 #include <utility>
 
-#include "client/callback_guard.h"
+#include "common/callback_guard.h"
 #include "common/log.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT

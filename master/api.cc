@@ -104,7 +104,26 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
 }
 
 void Api::on_close(HttpConnection& conn) {
-  if (conn.user) relay_.poll_connection_closed(&conn);
+  if (!conn.user) return;
+  auto* node = static_cast<Node*>(conn.user);
+  conn.user = nullptr;
+  relay_.poll_dropped(*node, ParkedPoll{conn.serial(), 0});
+}
+
+HttpConnection* HttpPollAnswerer::release(const ParkedPoll& poll) {
+  HttpConnection* conn = listener_ ? listener_->find(poll.holder) : nullptr;
+  if (conn) conn->user = nullptr;
+  return conn;
+}
+
+void HttpPollAnswerer::answer(const ParkedPoll& poll, std::string_view body) {
+  if (HttpConnection* conn = release(poll)) conn->respond_json(poll.slot, 200, body);
+}
+
+void HttpPollAnswerer::gone(const ParkedPoll& poll) {
+  if (HttpConnection* conn = release(poll)) {
+    conn->respond_error(poll.slot, 404, "unknown_node", "the node has left the grid");
+  }
 }
 
 void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
@@ -159,7 +178,12 @@ void Api::poll(HttpConnection& conn, Node* node, const HttpRequest& req, uint32_
     if (r == http::UintParse::Ok && asked < timeout) timeout = asked;
   }
   if (stopping_) timeout = 0;
-  relay_.poll(node, &conn, slot, after, timeout);
+  // The connection points at the node while its poll is held, so that its
+  // close lets the node go on; the answerer lets go when it answers. (A
+  // client that pipelines polls of two nodes on one connection is followed
+  // for the last one; the other's poll ends at its timeout, answered to no
+  // one.)
+  if (relay_.poll(*node, ParkedPoll{conn.serial(), slot}, after, timeout)) conn.user = node;
 }
 
 void Api::info(HttpConnection& conn, Node* node, uint32_t slot) {

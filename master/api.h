@@ -6,6 +6,10 @@
 // start time. Routing happens when the headers are complete, so an unknown
 // path, a wrong method, a missing token or an oversized body is answered
 // before the body is read.
+//
+// HttpPollAnswerer answers the polls the Relay parks: a parked poll is the
+// connection's serial and the request's slot, and a connection that holds one
+// points at its node (`user`) so that its close tells the relay.
 #pragma once
 
 #include <chrono>
@@ -13,10 +17,24 @@
 #include <functional>
 
 #include "common/http_connection.h"
+#include "common/http_listener.h"
+#include "master/parked_poll.h"
 #include "master/relay.h"
 #include "master/stats.h"
 
 namespace sprites::master {
+
+class HttpPollAnswerer final : public PollAnswerer {
+ public:
+  void attach(http::HttpListener& listener) { listener_ = &listener; }
+  void answer(const ParkedPoll& poll, std::string_view body) override;
+  void gone(const ParkedPoll& poll) override;
+
+ private:
+  // The connection still open, its hold on a node released.
+  http::HttpConnection* release(const ParkedPoll& poll);
+  http::HttpListener* listener_ = nullptr;
+};
 
 class Api : public http::HttpService {
  public:

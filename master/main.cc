@@ -26,6 +26,7 @@
 #include "ipc/socket_file.h"
 #include "master/api.h"
 #include "master/relay.h"
+#include "master/uv_relay_clock.h"
 #include "master/snapshot.h"
 #include "master/worker_link.h"
 
@@ -45,6 +46,8 @@ uint64_t nodes_the_file_limit_allows() {
 struct Master {
   uv_loop_t* loop;
   master::Counters counters;
+  std::unique_ptr<master::UvRelayClock> clock;
+  master::HttpPollAnswerer answerer;
   std::unique_ptr<master::Relay> relay;
   std::unique_ptr<master::WorkerLink> link;
   std::unique_ptr<master::Api> api;
@@ -69,7 +72,8 @@ struct Master {
     relay->answer_all_polls();
     if (snapshot) write_snapshot(*relay, counters, grid_width, snapshot_path);
     listener->close();
-    relay->close();
+    relay.reset();
+    clock.reset();
     for (uv_signal_t* s : {&sigterm, &sigint, &sigusr2}) uv_close(reinterpret_cast<uv_handle_t*>(s), nullptr);
     // As in the worker: a second stop signal (Ctrl-C reaches every process of
     // the group, then the supervisor sends its own) must not kill the exit.
@@ -81,12 +85,13 @@ struct Master {
   int fail() {
     listener->close();
     link->close();
-    relay->close();
     uv_run(loop, UV_RUN_DEFAULT);
     listener.reset();
     link.reset();
     api.reset();
     relay.reset();
+    clock.reset();
+    uv_run(loop, UV_RUN_DEFAULT);  // the close callbacks of the parts just destroyed
     uv_loop_close(loop);
     return 1;
   }
@@ -139,7 +144,8 @@ int main(int argc, char** argv) {
   config.max_body_bytes = options.max_body_bytes;
   config.max_nodes = options.max_nodes != 0 ? options.max_nodes : nodes_the_file_limit_allows();
 
-  m.relay = std::make_unique<master::Relay>(m.loop, config, m.counters);
+  m.clock = std::make_unique<master::UvRelayClock>(m.loop);
+  m.relay = std::make_unique<master::Relay>(*m.clock, m.answerer, config, m.counters);
   m.link = std::make_unique<master::WorkerLink>(m.loop, *m.relay, m.counters, options.max_body_bytes);
   m.api = std::make_unique<master::Api>(
       *m.relay, m.counters,
@@ -153,6 +159,7 @@ int main(int argc, char** argv) {
   limits.request_timeout_ms = options.request_timeout_ms;
   limits.idle_timeout_ms = options.idle_timeout_ms;
   m.listener = std::make_unique<http::HttpListener>(m.loop, *m.api, limits);
+  m.answerer.attach(*m.listener);
 
   m.grid_width = config.grid_width;
   m.snapshot_path = master::snapshot_path_for(options.ipc_path);
@@ -194,6 +201,8 @@ int main(int argc, char** argv) {
   m.link.reset();
   m.api.reset();
   m.relay.reset();
+  m.clock.reset();
+  uv_run(m.loop, UV_RUN_DEFAULT);  // the close callbacks of the parts just destroyed
   rc = uv_loop_close(m.loop);
   if (rc != 0) LOG_WARN("loop closed with handles still open");
   LOG_INFO("stopped");

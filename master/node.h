@@ -13,10 +13,7 @@
 #include "master/grid.h"
 #include "master/mailbox.h"
 #include "master/node_id.h"
-
-namespace sprites::http {
-class HttpConnection;
-}
+#include "master/parked_poll.h"
 
 namespace sprites::master {
 
@@ -28,10 +25,8 @@ struct Node : GridMember, DeadlineEntry {
   Token token{};
   Group* group = nullptr;
   Mailbox mailbox;
-  // The parked poll, if any: the connection and the request slot to answer,
-  // and the cursor it acknowledged.
-  http::HttpConnection* poll = nullptr;
-  uint32_t poll_slot = 0;
+  // The parked poll, if any (holder 0: none), and the cursor it acknowledged.
+  ParkedPoll poll;
   uint64_t poll_after = 0;
   // Token bucket of the throw rate limit.
   double rate_tokens = 0;

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "common/http_connection.h"
 #include "common/http_response.h"
 #include "common/log.h"
 #include "master/event_text.h"
@@ -18,28 +17,22 @@ Node* as_node(DeadlineEntry* e) { return static_cast<Node*>(e); }
 
 }  // namespace
 
-Relay::Relay(uv_loop_t* loop, const RelayConfig& config, Counters& counters)
-    : loop_(loop), config_(config), counters_(counters) {
-  timer_ = new uv_timer_t;
-  uv_timer_init(loop_, timer_);
-  timer_->data = this;
-  wake_idle_ = new uv_idle_t;
-  uv_idle_init(loop_, wake_idle_);
-  wake_idle_->data = this;
+Relay::Relay(RelayClock& clock, PollAnswerer& answerer, const RelayConfig& config, Counters& counters)
+    : clock_(clock), answerer_(answerer), config_(config), counters_(counters) {
+  clock_.set_sleeper(this);
 }
 
 Relay::~Relay() {
-  if (timer_ || wake_idle_) {
-    LOG_ERROR("Relay destroyed before close()");
-    std::abort();
-  }
+  clock_.set_sleeper(nullptr);
+  clock_.wake_at(RelayClock::kNever);
 }
 
-void Relay::close() {
-  if (timer_) uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  if (wake_idle_) uv_close(reinterpret_cast<uv_handle_t*>(wake_idle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
-  timer_ = nullptr;
-  wake_idle_ = nullptr;
+Group& Relay::group_named(std::string_view name) {
+  auto it = groups_.find(std::string(name));
+  if (it == groups_.end()) {
+    it = groups_.emplace(std::string(name), std::make_unique<Group>(std::string(name), config_.grid_width)).first;
+  }
+  return *it->second;
 }
 
 // ---- membership ----------------------------------------------------------
@@ -52,11 +45,7 @@ Node* Relay::join(std::string_view group_name, std::string_view name) {
   } while (nodes_.count(node->id) != 0);
   node->token = new_token();
   node->name.assign(name);
-  auto it = groups_.find(std::string(group_name));
-  if (it == groups_.end()) {
-    it = groups_.emplace(std::string(group_name), std::make_unique<Group>(std::string(group_name), config_.grid_width)).first;
-  }
-  node->group = it->second.get();
+  node->group = &group_named(group_name);
   node->rate_tokens = 2 * config_.rate_limit;
   node->rate_refill_ms = now();
 
@@ -66,7 +55,7 @@ Node* Relay::join(std::string_view group_name, std::string_view name) {
   raw->group->grid.join(raw, changed_);
   for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
   deadlines_.schedule(raw, now() + config_.node_ttl_ms);
-  arm_timer();
+  arm_clock();
   return raw;
 }
 
@@ -77,11 +66,7 @@ Node* Relay::restore_node(std::string_view group_name, std::string id, const Tok
   node->id = std::move(id);
   node->token = token;
   node->name = std::move(name);
-  auto it = groups_.find(std::string(group_name));
-  if (it == groups_.end()) {
-    it = groups_.emplace(std::string(group_name), std::make_unique<Group>(std::string(group_name), config_.grid_width)).first;
-  }
-  node->group = it->second.get();
+  node->group = &group_named(group_name);
   node->rate_tokens = std::min(rate_tokens, 2 * config_.rate_limit);
   node->rate_refill_ms = now();
   Node* raw = node.get();
@@ -89,7 +74,7 @@ Node* Relay::restore_node(std::string_view group_name, std::string id, const Tok
   changed_.clear();
   raw->group->grid.join(raw, changed_);  // slot order is the snapshot's order: no one's view changes
   deadlines_.schedule(raw, now() + config_.node_ttl_ms);
-  arm_timer();
+  arm_clock();
   return raw;
 }
 
@@ -115,7 +100,7 @@ void Relay::clear() {
   nodes_.clear();
   groups_.clear();
   polls_pending_ = 0;
-  arm_timer();
+  arm_clock();
 }
 
 Node* Relay::find(std::string_view id) const {
@@ -124,12 +109,11 @@ Node* Relay::find(std::string_view id) const {
 }
 
 void Relay::leave(Node* node) {
-  if (node->poll) {
-    http::HttpConnection* conn = node->poll;
-    node->poll = nullptr;
-    conn->user = nullptr;
+  if (node->poll.holder != 0) {
+    const ParkedPoll poll = node->poll;
+    node->poll = ParkedPoll{};
     --polls_pending_;
-    conn->respond_error(node->poll_slot, 404, "unknown_node", "the node has left the grid");
+    answerer_.gone(poll);
   }
   deadlines_.cancel(node);
   if (node->wake_queued) {
@@ -220,30 +204,28 @@ void Relay::acknowledge(Node& node, uint64_t after) {
   });
 }
 
-void Relay::poll(Node* node, http::HttpConnection* conn, uint32_t slot, uint64_t after, uint64_t timeout_ms) {
-  acknowledge(*node, after);
-  if (node->poll) answer_poll(*node, /*superseded=*/true);
-  if (node->mailbox.size() > 0 || timeout_ms == 0) {
+bool Relay::poll(Node& node, const ParkedPoll& holder, uint64_t after, uint64_t timeout_ms) {
+  acknowledge(node, after);
+  if (node.poll.holder != 0) answer_poll(node, /*superseded=*/true);
+  if (node.mailbox.size() > 0 || timeout_ms == 0) {
     std::string body = render_buffer_.take();
-    node->mailbox.render(after, config_.max_events_per_response, body);
-    conn->respond_json(slot, 200, body);
+    node.mailbox.render(after, config_.max_events_per_response, body);
+    answerer_.answer(holder, body);
     render_buffer_.give_back(std::move(body));
-    end_poll(*node);
-    return;
+    end_poll(node);
+    return false;
   }
-  node->poll = conn;
-  node->poll_slot = slot;
-  node->poll_after = after;
-  conn->user = node;
+  node.poll = holder;
+  node.poll_after = after;
   ++polls_pending_;
-  deadlines_.schedule(node, now() + timeout_ms);
-  arm_timer();
+  deadlines_.schedule(&node, now() + timeout_ms);
+  arm_clock();
+  return true;
 }
 
 void Relay::answer_poll(Node& node, bool superseded) {
-  http::HttpConnection* conn = node.poll;
-  node.poll = nullptr;
-  conn->user = nullptr;
+  const ParkedPoll holder = node.poll;
+  node.poll = ParkedPoll{};
   --polls_pending_;
   std::string body = render_buffer_.take();
   if (superseded) {
@@ -253,7 +235,7 @@ void Relay::answer_poll(Node& node, bool superseded) {
   } else {
     node.mailbox.render(node.poll_after, config_.max_events_per_response, body);
   }
-  conn->respond_json(node.poll_slot, 200, body);
+  answerer_.answer(holder, body);
   render_buffer_.give_back(std::move(body));
   end_poll(node);
 }
@@ -261,75 +243,58 @@ void Relay::answer_poll(Node& node, bool superseded) {
 void Relay::end_poll(Node& node) {
   // Alive for node_ttl_ms after its last poll ended.
   deadlines_.schedule(&node, now() + config_.node_ttl_ms);
-  arm_timer();
+  arm_clock();
 }
 
-void Relay::poll_connection_closed(http::HttpConnection* conn) {
-  auto* node = static_cast<Node*>(conn->user);
-  conn->user = nullptr;
-  if (!node || node->poll != conn) return;
-  node->poll = nullptr;
+void Relay::poll_dropped(Node& node, const ParkedPoll& holder) {
+  if (node.poll.holder == 0 || node.poll.holder != holder.holder) return;
+  node.poll = ParkedPoll{};
   --polls_pending_;
-  end_poll(*node);
+  end_poll(node);
 }
 
 void Relay::wake(Node& node) {
-  if (!node.poll || node.wake_queued) return;
+  if (node.poll.holder == 0 || node.wake_queued) return;
   node.wake_queued = true;
   wake_list_.push_back(&node);
-  if (wake_list_.size() == 1 && wake_idle_) uv_idle_start(wake_idle_, &Relay::on_wake);
+  if (wake_list_.size() == 1) clock_.wake_after_turn();
 }
 
-void Relay::on_wake(uv_idle_t* idle) {
-  auto* self = static_cast<Relay*>(idle->data);
-  uv_idle_stop(idle);
+void Relay::on_turn_end() {
   std::vector<Node*> list;
-  list.swap(self->wake_list_);
+  list.swap(wake_list_);
   for (Node* node : list) {
     node->wake_queued = false;
-    if (node->poll && node->mailbox.size() > 0) self->answer_poll(*node, false);
+    if (node->poll.holder != 0 && node->mailbox.size() > 0) answer_poll(*node, false);
   }
-  if (self->wake_list_.capacity() < list.capacity()) self->wake_list_.swap(list);
-  self->wake_list_.clear();
+  if (wake_list_.capacity() < list.capacity()) wake_list_.swap(list);
+  wake_list_.clear();
 }
 
 void Relay::answer_all_polls() {
   for (auto& [id, node] : nodes_) {
-    if (node->poll) answer_poll(*node, false);
+    if (node->poll.holder != 0) answer_poll(*node, false);
   }
 }
 
 // ---- deadlines -----------------------------------------------------------
 
-void Relay::arm_timer() {
-  if (!timer_) return;
-  if (deadlines_.empty()) {
-    uv_timer_stop(timer_);
-    timer_armed_for_ = UINT64_MAX;
-    return;
-  }
-  uint64_t due = deadlines_.top()->deadline_ms;
-  if (due >= timer_armed_for_ && uv_is_active(reinterpret_cast<uv_handle_t*>(timer_))) return;
-  uint64_t t = now();
-  uv_timer_start(timer_, &Relay::on_timer, due > t ? due - t : 0, 0);
-  timer_armed_for_ = due;
+void Relay::arm_clock() {
+  clock_.wake_at(deadlines_.empty() ? RelayClock::kNever : deadlines_.top()->deadline_ms);
 }
 
-void Relay::on_timer(uv_timer_t* timer) {
-  auto* self = static_cast<Relay*>(timer->data);
-  self->timer_armed_for_ = UINT64_MAX;
-  uv_update_time(self->loop_);
-  uint64_t t = self->now();
-  while (DeadlineEntry* e = self->deadlines_.pop_due(t)) {
+void Relay::on_deadline() {
+  const uint64_t t = now();
+  while (DeadlineEntry* e = deadlines_.pop_due(t)) {
     Node* node = as_node(e);
-    if (node->poll) {
-      self->answer_poll(*node, false);  // held until timeout_ms: answered empty
+    if (node->poll.holder != 0) {
+      answer_poll(*node, false);  // held until timeout_ms: answered empty
     } else {
-      LOG_DEBUG("node %s left: no poll for %u ms", node->id.c_str(), self->config_.node_ttl_ms);
-      self->leave(node);
+      LOG_DEBUG("node %s left: no poll for %u ms", node->id.c_str(), config_.node_ttl_ms);
+      leave(node);
     }
   }
-  self->arm_timer();
+  arm_clock();
 }
 
 // ---- throws --------------------------------------------------------------
@@ -339,11 +304,11 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
   Node* thrower = find(node_id);
   if (!thrower) {
     ++counters_.rejected;
-    return {404, http::error_body("unknown_node", "no node with this id")};
+    return {ThrowVerdict::UnknownNode};
   }
   if (!token_equals(thrower->token, token)) {
     ++counters_.rejected;
-    return {401, http::error_body("unauthorized", "the token does not belong to this node")};
+    return {ThrowVerdict::WrongToken};
   }
   if (config_.rate_limit > 0) {
     uint64_t t = now();
@@ -353,14 +318,14 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
     thrower->rate_refill_ms = t;
     if (thrower->rate_tokens < 1) {
       ++counters_.rejected;
-      return {429, http::error_body("rate_limited", "this node throws faster than its rate limit")};
+      return {ThrowVerdict::RateLimited};
     }
     thrower->rate_tokens -= 1;
   }
   Node* receiver = as_node(thrower->group->grid.neighbour(*thrower, direction));
   if (receiver->mailbox.size() >= config_.mailbox_limit) {
     ++counters_.rejected;
-    return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
+    return {ThrowVerdict::MailboxFull};
   }
   uint32_t tail_at = 0;
   std::string text = sprite_event_text(ref_of(*thrower), direction,
@@ -368,11 +333,7 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
                                        tail_at);
   push_event(*receiver, EventKind::Sprite, std::move(text), tail_at, thrower->id);
   ++counters_.accepted;
-
-  std::string answer = "{\"to\":";
-  append_ref(answer, ref_of(*receiver));
-  answer.push_back('}');
-  return {202, std::move(answer)};
+  return {ThrowVerdict::Accepted, receiver};
 }
 
 }  // namespace sprites::master

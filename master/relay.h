@@ -1,7 +1,11 @@
 // Relay: the master's domain core. It owns the nodes, the groups (each a
 // Grid), every mailbox, the deadline heap and the parked polls, and it turns
-// joins, polls, throws and leaves into events. It speaks in domain results; the
-// HTTP mapping lives in api.cc and the IPC mapping in worker_link.cc.
+// joins, polls, throws and leaves into events and domain outcomes. It knows
+// no HTTP, no IPC and no event loop: the time and its wake-ups come from a
+// RelayClock, parked polls are answered through a PollAnswerer, and a throw
+// ends in a ThrowOutcome that api.cc / worker_link.cc turn into their wire
+// answers. So every rule here is unit-tested on a fake clock with recorded
+// answers (tests/unit/master/relay_test.cc).
 //
 // What a node's mailbox holds at most: mailbox_limit sprite and returned
 // events plus two neighbors events. A throw to a full mailbox is refused, a
@@ -10,14 +14,13 @@
 // but not acknowledged stays: mailbox.h).
 //
 // Parked polls are answered in batches: an event for a node with a parked poll
-// queues the node on a wake list, and one uv_idle callback at the next loop turn
-// answers them all, so a burst of throws to one node leaves in one response.
+// queues the node on a wake list, and at the end of the loop turn the list is
+// answered at once, so a burst of throws to one node leaves in one response.
 //
-// What it leaves out: sockets (it is handed HttpConnection pointers for parked
-// polls and answers them through respond()), parsing, and option handling.
+// Dropped alternative: the relay answering HTTP connections itself (as it
+// did). It tied every rule to sockets, so parking, supersede, TTLs, the rate
+// limit and returned sprites could only be tested through whole processes.
 #pragma once
-
-#include <uv.h>
 
 #include <memory>
 #include <string>
@@ -29,11 +32,9 @@
 #include "common/kept_buffer.h"
 #include "master/deadlines.h"
 #include "master/node.h"
+#include "master/parked_poll.h"
+#include "master/relay_clock.h"
 #include "master/stats.h"
-
-namespace sprites::http {
-class HttpConnection;
-}
 
 namespace sprites::master {
 
@@ -48,16 +49,19 @@ struct RelayConfig {
   size_t max_events_per_response = 100;
 };
 
-// The outcome of a throw, as the worker will send it to the client.
+// How a throw ended (docs/API.md "throw": node, token, rate, mailbox, in
+// that order).
+enum class ThrowVerdict : uint8_t { Accepted, UnknownNode, WrongToken, RateLimited, MailboxFull };
+
 struct ThrowOutcome {
-  uint16_t status;
-  std::string body;  // JSON
+  ThrowVerdict verdict;
+  const Node* receiver = nullptr;  // Accepted: who holds the sprite now
 };
 
-class Relay {
+class Relay final : private RelayClock::Sleeper {
  public:
-  Relay(uv_loop_t* loop, const RelayConfig& config, Counters& counters);
-  ~Relay();
+  Relay(RelayClock& clock, PollAnswerer& answerer, const RelayConfig& config, Counters& counters);
+  ~Relay() override;
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
@@ -67,14 +71,15 @@ class Relay {
   Node* join(std::string_view group, std::string_view name);
   Node* find(std::string_view id) const;
   // The node leaves the grid (DELETE or TTL): neighbours are told, unread
-  // sprites go back to their throwers, a parked poll gets 404.
+  // sprites go back to their throwers, a parked poll is answered gone.
   void leave(Node* node);
 
-  // A validated poll. Acknowledges `after`, supersedes an older parked poll,
-  // then answers at once or parks the poll on `conn` (conn->user = node).
-  void poll(Node* node, http::HttpConnection* conn, uint32_t slot, uint64_t after, uint64_t timeout_ms);
-  // The connection of a parked poll closed.
-  void poll_connection_closed(http::HttpConnection* conn);
+  // A validated poll by `holder`. Acknowledges `after` and supersedes an older
+  // parked poll; then answers at once (through the answerer; returns false) or
+  // parks the poll until an event or `timeout_ms` (returns true).
+  bool poll(Node& node, const ParkedPoll& holder, uint64_t after, uint64_t timeout_ms);
+  // The holder of a node's parked poll went away (its connection closed).
+  void poll_dropped(Node& node, const ParkedPoll& holder);
 
   ThrowOutcome throw_sprite(std::string_view node_id, std::string_view token, Direction direction,
                             bool has_id, std::string_view sprite_id, std::string_view sprite);
@@ -103,15 +108,14 @@ class Relay {
 
   // Graceful stop: answers every parked poll with its events (or none) now.
   void answer_all_polls();
-  // Closes the timer and idle handles; run the loop afterwards.
-  void close();
 
  private:
-  static void on_timer(uv_timer_t* timer);
-  static void on_wake(uv_idle_t* idle);
+  // RelayClock::Sleeper.
+  void on_deadline() override;
+  void on_turn_end() override;
 
-  uint64_t now() const { return uv_now(loop_); }
-  void arm_timer();
+  uint64_t now() const { return clock_.now_ms(); }
+  void arm_clock();
   // Stores an event (event_text.h; tail_at: offset of the shared
   // "direction"... part, Sprite/Returned); the mailbox gives it its seq.
   void push_event(Node& node, EventKind kind, std::string&& text, uint32_t tail_at, std::string thrower);
@@ -121,22 +125,19 @@ class Relay {
   void answer_poll(Node& node, bool superseded);
   void end_poll(Node& node);
   void acknowledge(Node& node, uint64_t after);
-  void remove_node(Node* node);
+  Group& group_named(std::string_view name);
 
-  uv_loop_t* loop_;
+  RelayClock& clock_;
+  PollAnswerer& answerer_;
   RelayConfig config_;
   Counters& counters_;
   std::unordered_map<std::string_view, std::unique_ptr<Node>> nodes_;  // key views node->id
   std::unordered_map<std::string, std::unique_ptr<Group>> groups_;
   DeadlineHeap deadlines_;
-  uv_timer_t* timer_;
-  uv_idle_t* wake_idle_;
   std::vector<Node*> wake_list_;
-  // Poll answers are rendered here before the connection copies them behind
-  // the headers.
+  // Poll answers are rendered here before the answerer copies them out.
   KeptBuffer render_buffer_{64 * 1024};
   std::string place_buffer_;  // a neighbors event's body, before it is sized
-  uint64_t timer_armed_for_ = UINT64_MAX;
   size_t polls_pending_ = 0;
   std::vector<GridMember*> changed_;  // scratch for grid changes
 };

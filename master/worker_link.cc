@@ -5,10 +5,12 @@
 
 #include <algorithm>
 
+#include "common/http_response.h"
 #include "common/log.h"
 #include "ipc/messages.h"
 #include "ipc/peer.h"
 #include "ipc/socket_file.h"
+#include "master/event_text.h"
 
 namespace sprites::master {
 namespace {
@@ -16,6 +18,30 @@ namespace {
 constexpr uint64_t kSweepIntervalMs = 500;
 // A Hello frame: type, id and its 12-byte body.
 constexpr uint32_t kHelloFrameLength = ipc::kMinFrameLength + 12;
+
+}  // namespace
+
+ThrowAnswer throw_answer(const ThrowOutcome& outcome) {
+  switch (outcome.verdict) {
+    case ThrowVerdict::Accepted: {
+      std::string body = "{\"to\":";
+      append_ref(body, EventRef{outcome.receiver->id, outcome.receiver->name});
+      body.push_back('}');
+      return {202, std::move(body)};
+    }
+    case ThrowVerdict::UnknownNode:
+      return {404, http::error_body("unknown_node", "no node with this id")};
+    case ThrowVerdict::WrongToken:
+      return {401, http::error_body("unauthorized", "the token does not belong to this node")};
+    case ThrowVerdict::RateLimited:
+      return {429, http::error_body("rate_limited", "this node throws faster than its rate limit")};
+    case ThrowVerdict::MailboxFull:
+      return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
+  }
+  return {500, http::error_body("internal", "an outcome this relay does not know")};
+}
+
+namespace {
 
 void close_and_delete(uv_handle_t* handle) {
   uv_close(handle, [](uv_handle_t* h) {
@@ -209,8 +235,9 @@ void WorkerLink::on_throw(Worker& w, const ipc::FrameView& frame) {
     }
     return;
   }
-  ThrowOutcome outcome = relay_.throw_sprite(t.node, t.token, t.direction, t.has_id, t.sprite_id, t.sprite);
-  ipc::ThrowResultMessage result{outcome.status, outcome.body};
+  const ThrowOutcome outcome = relay_.throw_sprite(t.node, t.token, t.direction, t.has_id, t.sprite_id, t.sprite);
+  const ThrowAnswer answer = throw_answer(outcome);
+  ipc::ThrowResultMessage result{answer.status, answer.body};
   w.channel->send(ipc::FrameType::ThrowResult, frame.id, ipc::encode(result));
 }
 

@@ -36,6 +36,14 @@
 
 namespace sprites::master {
 
+// The answer a worker sends its client for a throw's outcome (docs/API.md
+// "throw"): the status and the JSON body.
+struct ThrowAnswer {
+  uint16_t status;
+  std::string body;
+};
+ThrowAnswer throw_answer(const ThrowOutcome& outcome);
+
 class WorkerLink {
  public:
   static constexpr uint64_t kHelloTimeoutMs = 2000;

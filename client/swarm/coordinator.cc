@@ -8,7 +8,7 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "client/callback_guard.h"
+#include "common/callback_guard.h"
 #include "client/protocol.h"
 #include "client/swarm/server_probe.h"
 
@@ -161,7 +161,7 @@ bool Coordinator::spawn(Child& child, const std::string& exe) {
 }
 
 void Coordinator::on_exit(uv_process_t* process, int64_t exit_status, int term_signal) {
-  client::guarded("swarm: child exit", [&] {
+  guarded("swarm: child exit", [&] {
     auto* child = static_cast<Child*>(process->data);
     Coordinator* self = child->owner;
     child->exited = true;
@@ -233,7 +233,7 @@ void Coordinator::maybe_go() {
 }
 
 void Coordinator::on_join_guard(uv_timer_t* timer) {
-  client::guarded("swarm: join guard", [&] {
+  guarded("swarm: join guard", [&] {
     auto* self = static_cast<Coordinator*>(timer->data);
     if (self->phase_ != Phase::Joining) return;
     self->problem("joining took longer than the guard; starting with the nodes joined so far");
@@ -256,7 +256,7 @@ void Coordinator::go() {
 
 // The window's two edges: the relay's CPU at both, its memory at the end.
 void Coordinator::on_window_timer(uv_timer_t* timer) {
-  client::guarded("swarm: window", [&] {
+  guarded("swarm: window", [&] {
     auto* self = static_cast<Coordinator*>(timer->data);
     uint64_t now = uv_hrtime();
     if (!self->window_opened_) {
@@ -310,7 +310,7 @@ void Coordinator::maybe_drained() {
 }
 
 void Coordinator::on_drain_timer(uv_timer_t* timer) {
-  client::guarded("swarm: drain", [&] {
+  guarded("swarm: drain", [&] {
     auto* self = static_cast<Coordinator*>(timer->data);
     if (self->phase_ == Phase::Draining) self->finish_run("");
   });
@@ -332,7 +332,7 @@ void Coordinator::finish_run(const std::string& why) {
 }
 
 void Coordinator::on_exit_guard(uv_timer_t* timer) {
-  client::guarded("swarm: exit guard", [&] {
+  guarded("swarm: exit guard", [&] {
     auto* self = static_cast<Coordinator*>(timer->data);
     for (auto& c : self->children_) {
       if (c->spawned && !c->exited) {
@@ -371,7 +371,7 @@ void Coordinator::complete() {
                               " nodes asked for were held");
   }
   exit_code_ = 3;  // unless the report below says otherwise
-  client::guarded("swarm: report", [&] {
+  guarded("swarm: report", [&] {
     nlohmann::ordered_json report = build_report(options_, figures, facts_);
     std::string text = options_.json ? report.dump(2) + "\n" : render_text(report);
     std::fwrite(text.data(), 1, text.size(), stdout);
@@ -392,7 +392,7 @@ void Coordinator::close_handles() {
 }
 
 void Coordinator::on_signal(uv_signal_t* signal, int signum) {
-  client::guarded("swarm: signal", [&] {
+  guarded("swarm: signal", [&] {
     auto* self = static_cast<Coordinator*>(signal->data);
     const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
     ++self->interrupts_;
@@ -435,7 +435,7 @@ void Coordinator::on_signal(uv_signal_t* signal, int signum) {
 
 void Coordinator::on_progress_timer(uv_timer_t* timer) {
   auto* self = static_cast<Coordinator*>(timer->data);
-  client::guarded("swarm: progress", [self] { self->print_progress(); });
+  guarded("swarm: progress", [self] { self->print_progress(); });
 }
 
 void Coordinator::print_progress() {

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "client/callback_guard.h"
+#include "common/callback_guard.h"
 #include "common/log.h"
 
 namespace sprites::swarm {
@@ -123,7 +123,7 @@ bool SwarmChild::fire(std::optional<size_t> node, uint64_t now_ns) {
 
 void SwarmChild::on_tick(uv_timer_t* timer) {
   auto* c = static_cast<SwarmChild*>(timer->data);
-  client::guarded("swarm child: tick", [c] { c->tick(); });
+  guarded("swarm child: tick", [c] { c->tick(); });
 }
 
 void SwarmChild::tick() {
@@ -191,7 +191,7 @@ void SwarmChild::finish(bool with_report) {
 }
 
 void SwarmChild::on_guard(uv_timer_t* timer) {
-  client::guarded("swarm child: leave guard", [&] {
+  guarded("swarm child: leave guard", [&] {
     auto* c = static_cast<SwarmChild*>(timer->data);
     LOG_WARN("swarm child: not every node could leave within %llu s", static_cast<unsigned long long>(kLeaveGuardMs / 1000));
     c->close_all();
@@ -199,7 +199,7 @@ void SwarmChild::on_guard(uv_timer_t* timer) {
 }
 
 void SwarmChild::on_signal(uv_signal_t* signal, int) {
-  client::guarded("swarm child: signal", [&] {
+  guarded("swarm child: signal", [&] {
     auto* c = static_cast<SwarmChild*>(signal->data);
     c->finish(/*with_report=*/false);
   });
@@ -233,7 +233,7 @@ void SwarmChild::close_all() {
 // Releases the fleet's connections, lets the channel flush its last lines and
 // close, and closes the child's own handles; the loop then ends by itself.
 void SwarmChild::on_teardown(uv_timer_t* timer) {
-  client::guarded("swarm child: teardown", [&] {
+  guarded("swarm child: teardown", [&] {
     auto* c = static_cast<SwarmChild*>(timer->data);
     c->fleet_.reset();
     c->pacer_.reset();

@@ -279,5 +279,28 @@ TEST_CASE("a held poll is answered unknown_node when its node leaves") {
   wait_until_polls_pending(port, 0);
 }
 
+TEST_CASE("a connection that held the polls of two nodes and closed leaves both nodes served") {
+  RelayProcess relay;
+  std::uint16_t port = relay.master_port();
+  Node a = join(port, "g", "a");
+  Node b = join(port, "h", "b");
+  {
+    // Two polls pipelined on one connection: both are parked (the second's
+    // answer would wait for the first's), then the client goes away.
+    Connection both(port);
+    send_poll(both, a, 0, 1500);
+    send_poll(both, b, 0, 1500);
+    wait_until_polls_pending(port, 2);
+  }
+  // Events for both: nothing may be written to the closed connection.
+  REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "up", "{}", "to-a"), 202);
+  REQUIRE_STATUS(throw_sprite(relay.worker_port(), b, "up", "{}", "to-b"), 202);
+  wait_until_polls_pending(port, 0);
+  Inbox a_inbox(port, a);
+  Inbox b_inbox(port, b);
+  CHECK(of_type(a_inbox.drain(), "sprite").size() == 1);
+  CHECK(of_type(b_inbox.drain(), "sprite").size() == 1);
+}
+
 }  // namespace
 }  // namespace sprites::test

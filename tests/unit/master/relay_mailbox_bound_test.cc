@@ -46,7 +46,7 @@ TEST_CASE("a node next to a neighbour that joins and leaves many times holds one
 
   // A sprite thrown meanwhile stays, before the neighbors event that follows it.
   Node* c = f.relay->join("g", "c");
-  REQUIRE(f.relay->throw_sprite(c->id, token_text(c->token), Direction::Right, true, "s", "{}").status == 202);
+  REQUIRE(f.relay->throw_sprite(c->id, token_text(c->token), Direction::Right, true, "s", "{}").verdict == ThrowVerdict::Accepted);
   f.relay->leave(c);
   events = events_of(*a);
   REQUIRE(events.size() == 2);
@@ -58,9 +58,7 @@ TEST_CASE("a node next to a neighbour that joins and leaves many times holds one
 TEST_CASE("sprites returned to a thrower whose mailbox is full are dropped and counted") {
   test::RelayFixture f(8);
   f.config.mailbox_limit = 4;
-  f.relay->close();
-  uv_run(&f.loop, UV_RUN_DEFAULT);
-  f.relay = std::make_unique<Relay>(&f.loop, f.config, f.counters);
+  f.rebuild();
   Node* t = f.relay->join("g", "thrower");
   REQUIRE(t);
   // Five receivers in turn sit at t's right (slot 1); each takes sprites
@@ -71,7 +69,7 @@ TEST_CASE("sprites returned to a thrower whose mailbox is full are dropped and c
     Node* receiver = f.relay->join("g", "r" + std::to_string(r));
     REQUIRE(receiver);
     while (f.relay->throw_sprite(t->id, token_text(t->token), Direction::Right, true,
-                                 "s" + std::to_string(accepted), "{}").status == 202) {
+                                 "s" + std::to_string(accepted), "{}").verdict == ThrowVerdict::Accepted) {
       ++accepted;
     }
     f.relay->leave(receiver);

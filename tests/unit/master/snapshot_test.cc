@@ -5,7 +5,6 @@
 // never blocks on a FIFO; the writer creates its file 0600 and never writes
 // through a name someone else put in its way.
 #include <catch2/catch.hpp>
-#include <uv.h>
 
 #include <sys/stat.h>
 
@@ -69,8 +68,8 @@ void populate(Fixture& f) {
   for (const char* name : {"a", "b", "c", "d", "e"}) g.push_back(f.relay->join("g", name));
   Node* solo = f.relay->join("other", "solo");
   REQUIRE(solo);
-  REQUIRE(f.relay->throw_sprite(g[0]->id, token_text(g[0]->token), Direction::Right, true, "s-1", R"({"big":18446744073709551615})").status == 202);
-  REQUIRE(f.relay->throw_sprite(g[1]->id, token_text(g[1]->token), Direction::Down, false, "", R"({"k":[1,2]})").status == 202);
+  REQUIRE(f.relay->throw_sprite(g[0]->id, token_text(g[0]->token), Direction::Right, true, "s-1", R"({"big":18446744073709551615})").verdict == ThrowVerdict::Accepted);
+  REQUIRE(f.relay->throw_sprite(g[1]->id, token_text(g[1]->token), Direction::Down, false, "", R"({"k":[1,2]})").verdict == ThrowVerdict::Accepted);
   f.relay->leave(g[2]);  // c leaves: e moves into its slot, neighbours are told
   f.counters.rejected = 7;
 }
@@ -276,9 +275,7 @@ TEST_CASE("a snapshot with more nodes or events than this relay allows is refuse
   {
     test::RelayFixture f;
     f.config.max_nodes = 4;  // populate() made 5
-    f.relay->close();
-    uv_run(&f.loop, UV_RUN_DEFAULT);
-    f.relay = std::make_unique<Relay>(&f.loop, f.config, f.counters);
+    f.rebuild();
     char name[] = "/tmp/sprites-snapshot-test-XXXXXX";
     ::close(mkstemp(name));
     spit(name, file);
@@ -366,9 +363,7 @@ TEST_CASE("a snapshot larger than this relay could write is refused without read
   f.config.max_nodes = 2;
   f.config.mailbox_limit = 1;
   f.config.max_body_bytes = 64;
-  f.relay->close();
-  uv_run(&f.loop, UV_RUN_DEFAULT);
-  f.relay = std::make_unique<Relay>(&f.loop, f.config, f.counters);
+  f.rebuild();
   char name[] = "/tmp/sprites-snapshot-test-XXXXXX";
   const int fd = mkstemp(name);
   REQUIRE(::ftruncate(fd, 1 << 20) == 0);  // sparse: 1 MiB of zeros

@@ -13,7 +13,7 @@
 
 #include "common/log.h"
 
-namespace sprites::client {
+namespace sprites {
 
 template <class Body>
 void guarded(const char* where, Body&& body) noexcept {
@@ -26,4 +26,4 @@ void guarded(const char* where, Body&& body) noexcept {
   }
 }
 
-}  // namespace sprites::client
+}  // namespace sprites
