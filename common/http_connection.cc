@@ -28,6 +28,7 @@
 #include <cstring>
 #include <utility>
 
+#include "common/callback_guard.h"
 #include "common/http_listener.h"
 #include "common/http_response.h"
 #include "common/log.h"
@@ -126,7 +127,7 @@ void HttpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*
     // released): the service hears on_close now. Bytes already being written
     // after an EOF are finished first, since a client that half-closed after
     // its last request still reads them; then the connection closes.
-    if (nread == UV_EOF && c->writes_pending_ > 0 && c->state_ != State::Closed) {
+    if (nread == UV_EOF && c->writes_pending_ > 0 && c->state_ < State::Closed) {
       c->peer_done_ = true;
       uv_read_stop(stream);
       c->reading_ = false;
@@ -330,7 +331,10 @@ int HttpConnection::on_headers_complete(llhttp_t* p) {
     c->stop_parsing_ = true;  // takes effect once this message is complete
   }
   if (r.method == Method::Head) c->backlog().head_slots.push_back(slot);
-  std::optional<EarlyResponse> early = c->listener_.service().on_headers(*c, r);
+  std::optional<EarlyResponse> early;
+  if (!guarded("http: service on_headers", [&] { early = c->listener_.service().on_headers(*c, r); })) {
+    early = EarlyResponse{500, error_body("internal_error", "the server failed to handle the request"), {}};
+  }
   if (c->state_ != State::Open) return HPE_PAUSED;
   if (early) {
     // deliver() may start the close, which frees the request: copy first.
@@ -380,7 +384,14 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
     c->backlog_->continue_slot = kNoSlot;  // the body came without it
     c->trim_backlog();
   }
-  if (!c->skip_dispatch_) c->listener_.service().on_request(*c, *req, slot);
+  if (!c->skip_dispatch_ &&
+      !guarded("http: service on_request", [&] { c->listener_.service().on_request(*c, *req, slot); })) {
+    // Whatever the service did not answer gets a 500, then the connection
+    // closes: it is no longer known what this request left behind.
+    c->close_slot_ = slot;
+    c->stop_parsing_ = true;
+    c->respond_error(slot, 500, "internal_error", "the server failed to handle the request");
+  }
   c->listener_.recycle_request(std::move(req));
   c->skip_dispatch_ = false;
   c->settle();
@@ -392,7 +403,7 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
 void HttpConnection::fail(uint16_t status, std::string_view code, std::string_view message) {
   if (state_ != State::Open) return;
   uint32_t slot = request_ ? current_slot_ : next_slot_++;
-  listener_.service().on_refused(request_.get(), status);
+  guarded("http: service on_refused", [&] { listener_.service().on_refused(request_.get(), status); });
   request_.reset();
   close_slot_ = slot;
   stop_parsing_ = true;
@@ -491,7 +502,7 @@ void HttpConnection::settle() {
 }
 
 void HttpConnection::write_bytes(std::string_view bytes) {
-  if (state_ == State::Closed || bytes.empty()) return;
+  if (state_ >= State::Closed || bytes.empty()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   size_t offset = 0;
   if (writes_pending_ == 0) {
@@ -537,7 +548,7 @@ void HttpConnection::on_write(uv_write_t* req, int status) {
 void HttpConnection::begin_linger() {
   if (state_ != State::Open) return;
   state_ = State::Lingering;
-  listener_.service().on_close(*this);
+  guarded("http: service on_close", [&] { listener_.service().on_close(*this); });
   request_.reset();
   backlog_.reset();
   // The linger timeout runs from the FIN (after_writes). Until the last answer
@@ -571,12 +582,12 @@ void HttpConnection::after_writes() {
 void HttpConnection::on_shutdown(uv_shutdown_t* req, int status) {
   auto* c = static_cast<HttpConnection*>(req->handle->data);
   delete req;
-  if (status < 0 && c->state_ != State::Closed) c->close();
+  if (status < 0 && c->state_ < State::Closed) c->close();
 }
 
 void HttpConnection::close() {
-  if (state_ == State::Closed) return;
-  if (state_ == State::Open) listener_.service().on_close(*this);
+  if (state_ >= State::Closed) return;
+  if (state_ == State::Open) guarded("http: service on_close", [&] { listener_.service().on_close(*this); });
   TimeoutQueue::leave(&timeout_);
   state_ = State::Closed;
   request_.reset();
@@ -585,7 +596,7 @@ void HttpConnection::close() {
 
 void HttpConnection::on_closed(uv_handle_t* handle) {
   auto* c = static_cast<HttpConnection*>(handle->data);
-  c->listener_.forget(c);
+  if (c->state_ != State::Orphaned) c->listener_.forget(c);
   delete c;
 }
 

@@ -135,7 +135,9 @@ class HttpConnection {
  private:
   static constexpr std::string_view kJsonType = "application/json";
   static constexpr uint32_t kNoSlot = UINT32_MAX;
-  enum class State : uint8_t { Open, Lingering, Closed };
+  // Orphaned: closed by a listener that is going away; its close callback
+  // frees it without telling the listener.
+  enum class State : uint8_t { Open, Lingering, Closed, Orphaned };
 
   struct Ready {  // an answer written out of order, waiting for earlier slots
     uint32_t slot;

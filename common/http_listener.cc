@@ -1,4 +1,5 @@
 // See http_listener.h.
+#include "common/callback_guard.h"
 #include "common/http_listener.h"
 
 #include <netinet/in.h>
@@ -27,36 +28,32 @@ HttpListener::HttpListener(uv_loop_t* loop, HttpService& service, HttpLimits lim
   idle_.timeout_ms = limits_.idle_timeout_ms;
   receiving_.timeout_ms = limits_.request_timeout_ms;
   lingering_.timeout_ms = limits_.linger_ms;
-  sweep_ = new uv_timer_t;
-  uv_timer_init(loop_, sweep_);
-  sweep_->data = this;
-  uv_timer_start(sweep_, &HttpListener::on_sweep, kSweepMs, kSweepMs);
-  uv_unref(reinterpret_cast<uv_handle_t*>(sweep_));  // never keeps the loop alive by itself
+  sweep_ = make_timer(loop_, this);
+  uv_timer_start(sweep_.get(), &HttpListener::on_sweep, kSweepMs, kSweepMs);
+  uv_unref(sweep_.handle());  // never keeps the loop alive by itself
 }
 
 HttpListener::~HttpListener() {
-  // Connections and handles free themselves in close callbacks that need this
-  // object; the owner calls close() and runs the loop until they have run.
-  if (connections_ != 0 || server_ || sweep_) {
-    LOG_ERROR("HttpListener destroyed with %zu connections still open", connections_);
-    std::abort();
+  // Connections still open (or closing) are closed and orphaned: their close
+  // callbacks free them without coming back here. Handles close with their
+  // owners.
+  close_all();
+  for (HttpConnection* c : slots_) {
+    if (c) c->state_ = HttpConnection::State::Orphaned;
   }
 }
 
 void HttpListener::close() {
   stop_accepting();
   close_all();
-  if (sweep_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(sweep_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    sweep_ = nullptr;
-  }
+  sweep_.close();
 }
 
 int HttpListener::adopt(int fd) {
-  server_ = new uv_tcp_t;
-  uv_tcp_init(loop_, server_);
+  server_ = UvHandle<uv_tcp_t>::allocate();
+  uv_tcp_init(loop_, server_.get());
   server_->data = this;
-  int rc = uv_tcp_open(server_, fd);
+  int rc = uv_tcp_open(server_.get(), fd);
   if (rc != 0) return rc;
   return start_listening();
 }
@@ -71,34 +68,34 @@ int HttpListener::bind(const std::string& host, uint16_t port, bool reuseport) {
     rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
   }
   if (rc != 0) return rc;
-  server_ = new uv_tcp_t;
-  rc = uv_tcp_init_ex(loop_, server_, v6 ? AF_INET6 : AF_INET);
+  auto server = UvHandle<uv_tcp_t>::allocate();
+  rc = uv_tcp_init_ex(loop_, server.get(), v6 ? AF_INET6 : AF_INET);
   if (rc != 0) {
-    delete server_;
-    server_ = nullptr;
+    delete server.release();  // never initialised: nothing for libuv to close
     return rc;
   }
+  server_ = std::move(server);
   server_->data = this;
   if (reuseport) {
     uv_os_fd_t fd;
-    uv_fileno(reinterpret_cast<uv_handle_t*>(server_), &fd);
+    uv_fileno(server_.handle(), &fd);
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) return uv_translate_sys_error(errno);
   }
-  rc = uv_tcp_bind(server_, reinterpret_cast<const sockaddr*>(&addr), 0);
+  rc = uv_tcp_bind(server_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
   if (rc != 0) return rc;
   return start_listening();
 }
 
 int HttpListener::start_listening() {
-  return uv_listen(reinterpret_cast<uv_stream_t*>(server_), kBacklog, &HttpListener::on_connection);
+  return uv_listen(server_.stream(), kBacklog, &HttpListener::on_connection);
 }
 
 uint16_t HttpListener::port() const {
   if (!server_) return 0;
   sockaddr_storage addr{};
   int len = sizeof addr;
-  if (uv_tcp_getsockname(server_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
+  if (uv_tcp_getsockname(server_.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return 0;
   if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
   return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
@@ -124,36 +121,38 @@ HttpConnection* HttpListener::find(uint64_t serial) const {
 }
 
 void HttpListener::on_connection(uv_stream_t* server, int status) {
-  auto* self = static_cast<HttpListener*>(server->data);
-  if (status < 0) {
-    uint64_t now = now_ms(self->loop_);
-    if (now - self->last_accept_error_log_ms_ >= 1000) {
-      self->last_accept_error_log_ms_ = now;
-      LOG_WARN("accept failed: %s (%zu connections open)", uv_strerror(status), self->connections_);
+  guarded("http listener: on_connection", [&] {
+    auto* self = static_cast<HttpListener*>(server->data);
+    if (status < 0) {
+      uint64_t now = now_ms(self->loop_);
+      if (now - self->last_accept_error_log_ms_ >= 1000) {
+        self->last_accept_error_log_ms_ = now;
+        LOG_WARN("accept failed: %s (%zu connections open)", uv_strerror(status), self->connections_);
+      }
+      return;
     }
-    return;
-  }
-  uint32_t slot;
-  if (self->free_slots_.empty()) {
-    slot = static_cast<uint32_t>(self->slots_.size());
-    self->slots_.push_back(nullptr);
-  } else {
-    slot = self->free_slots_.back();
-    self->free_slots_.pop_back();
-  }
-  auto* conn = new HttpConnection(*self, self->next_generation_++ << 32 | slot);  // see slot_of()
-  uv_tcp_init(self->loop_, conn->handle());
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
-    // Never registered: free it without telling the service or the lists.
-    conn->state_ = HttpConnection::State::Closed;
-    self->free_slots_.push_back(slot);
-    uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
-             [](uv_handle_t* h) { delete static_cast<HttpConnection*>(h->data); });
-    return;
-  }
-  self->slots_[slot] = conn;
-  ++self->connections_;
-  conn->start();
+    uint32_t slot;
+    if (self->free_slots_.empty()) {
+      slot = static_cast<uint32_t>(self->slots_.size());
+      self->slots_.push_back(nullptr);
+    } else {
+      slot = self->free_slots_.back();
+      self->free_slots_.pop_back();
+    }
+    auto* conn = new HttpConnection(*self, self->next_generation_++ << 32 | slot);  // see slot_of()
+    uv_tcp_init(self->loop_, conn->handle());
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(conn->handle())) != 0) {
+      // Never registered: free it without telling the service or the lists.
+      conn->state_ = HttpConnection::State::Closed;
+      self->free_slots_.push_back(slot);
+      uv_close(reinterpret_cast<uv_handle_t*>(conn->handle()),
+               [](uv_handle_t* h) { delete static_cast<HttpConnection*>(h->data); });
+      return;
+    }
+    self->slots_[slot] = conn;
+    ++self->connections_;
+    conn->start();
+  });
 }
 
 void HttpListener::forget(HttpConnection* conn) {
@@ -172,20 +171,18 @@ HttpConnection* owner_of(TimeoutHook* h) {
 }  // namespace
 
 void HttpListener::on_sweep(uv_timer_t* timer) {
-  auto* self = static_cast<HttpListener*>(timer->data);
-  uint64_t now = now_ms(self->loop_);
-  while (TimeoutHook* h = self->lingering_.pop_expired(now)) owner_of(h)->close();
-  while (TimeoutHook* h = self->idle_.pop_expired(now)) owner_of(h)->close();
-  while (TimeoutHook* h = self->receiving_.pop_expired(now)) {
-    owner_of(h)->fail(408, "request_timeout", "the request was not received in time");
-  }
+  guarded("http listener: on_sweep", [&] {
+    auto* self = static_cast<HttpListener*>(timer->data);
+    uint64_t now = now_ms(self->loop_);
+    while (TimeoutHook* h = self->lingering_.pop_expired(now)) owner_of(h)->close();
+    while (TimeoutHook* h = self->idle_.pop_expired(now)) owner_of(h)->close();
+    while (TimeoutHook* h = self->receiving_.pop_expired(now)) {
+      owner_of(h)->fail(408, "request_timeout", "the request was not received in time");
+    }
+  });
 }
 
-void HttpListener::stop_accepting() {
-  if (!server_) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(server_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-  server_ = nullptr;
-}
+void HttpListener::stop_accepting() { server_.close(); }
 
 void HttpListener::close_all() {
   std::vector<HttpConnection*> open;

@@ -26,6 +26,7 @@
 
 #include "common/http_connection.h"
 #include "common/kept_buffer.h"
+#include "common/uv_handle.h"
 #include "common/timeout_queue.h"
 
 namespace sprites::http {
@@ -54,8 +55,8 @@ class HttpListener {
   void stop_accepting();
   // Closes every connection now.
   void close_all();
-  // Stops accepting, closes every connection and the sweep timer. Run the loop
-  // afterwards until the close callbacks have run; only then destroy.
+  // Stops accepting, closes every connection and the sweep timer. Destroying
+  // the listener does the same (connections still closing are let go).
   void close();
 
   uv_loop_t* loop() const { return loop_; }
@@ -85,8 +86,8 @@ class HttpListener {
   uv_loop_t* loop_;
   HttpService& service_;
   HttpLimits limits_;
-  uv_tcp_t* server_ = nullptr;  // freed in its close callback
-  uv_timer_t* sweep_ = nullptr;
+  UvHandle<uv_tcp_t> server_;
+  UvHandle<uv_timer_t> sweep_;
   uint64_t next_generation_ = 1;  // upper 32 bits of the next serial
   size_t connections_ = 0;
   uint64_t last_accept_error_log_ms_ = 0;

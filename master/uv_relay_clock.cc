@@ -8,7 +8,13 @@ namespace sprites::master {
 UvRelayClock::UvRelayClock(uv_loop_t* loop)
     : loop_(loop), timer_(make_timer(loop, this)), idle_(make_idle(loop, this)) {}
 
+void UvRelayClock::close() {
+  timer_.close();
+  idle_.close();
+}
+
 void UvRelayClock::wake_at(uint64_t due_ms) {
+  if (!timer_) return;  // closed
   if (due_ms == kNever) {
     uv_timer_stop(timer_.get());
     armed_for_ = kNever;
@@ -22,7 +28,7 @@ void UvRelayClock::wake_at(uint64_t due_ms) {
 }
 
 void UvRelayClock::wake_after_turn() {
-  if (!uv_is_active(idle_.handle())) uv_idle_start(idle_.get(), &UvRelayClock::on_idle);
+  if (idle_ && !uv_is_active(idle_.handle())) uv_idle_start(idle_.get(), &UvRelayClock::on_idle);
 }
 
 void UvRelayClock::on_timer(uv_timer_t* timer) {

@@ -20,6 +20,9 @@ class UvRelayClock final : public RelayClock {
   uint64_t now_ms() const override { return uv_now(loop_); }
   void wake_at(uint64_t due_ms) override;
   void wake_after_turn() override;
+  // Closes its handles: a stopping master has nothing left to time, and its
+  // loop may end. Later requests are ignored.
+  void close();
 
  private:
   static void on_timer(uv_timer_t* timer);

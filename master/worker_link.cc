@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/callback_guard.h"
 #include "common/http_response.h"
 #include "common/log.h"
 #include "ipc/messages.h"
@@ -41,28 +42,12 @@ ThrowAnswer throw_answer(const ThrowOutcome& outcome) {
   return {500, http::error_body("internal", "an outcome this relay does not know")};
 }
 
-namespace {
-
-void close_and_delete(uv_handle_t* handle) {
-  uv_close(handle, [](uv_handle_t* h) {
-    if (h->type == UV_TIMER) {
-      delete reinterpret_cast<uv_timer_t*>(h);
-    } else {
-      delete reinterpret_cast<uv_pipe_t*>(h);
-    }
-  });
-}
-
-}  // namespace
-
 WorkerLink::WorkerLink(uv_loop_t* loop, Relay& relay, Counters& counters, uint32_t max_body_bytes)
     : loop_(loop), relay_(relay), counters_(counters), max_body_bytes_(max_body_bytes) {}
 
 WorkerLink::~WorkerLink() {
-  if (server_ || sweep_ || !workers_.empty()) {
-    LOG_ERROR("WorkerLink destroyed while open");
-    std::abort();
-  }
+  // The server, the sweep timer and every channel close with their owners.
+  if (server_ && !owned_path_.empty()) ::unlink(owned_path_.c_str());
 }
 
 int WorkerLink::listen(const std::string& path, std::string& why) {
@@ -78,80 +63,73 @@ int WorkerLink::listen(const std::string& path, std::string& why) {
 }
 
 int WorkerLink::adopt(int fd) {
-  server_ = new uv_pipe_t;
-  uv_pipe_init(loop_, server_, 0);
-  server_->data = this;
-  int rc = uv_pipe_open(server_, fd);
-  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(server_), 128, &WorkerLink::on_connection);
+  server_ = make_pipe(loop_, this);
+  int rc = uv_pipe_open(server_.get(), fd);
+  if (rc == 0) rc = uv_listen(server_.stream(), 128, &WorkerLink::on_connection);
   if (rc != 0) {
-    close_and_delete(reinterpret_cast<uv_handle_t*>(server_));
-    server_ = nullptr;
+    server_.close();
     return rc;
   }
-  sweep_ = new uv_timer_t;
-  uv_timer_init(loop_, sweep_);
-  sweep_->data = this;
+  sweep_ = make_timer(loop_, this);
   return 0;
 }
 
 void WorkerLink::on_connection(uv_stream_t* server, int status) {
-  auto* self = static_cast<WorkerLink*>(server->data);
-  if (status < 0) {
-    LOG_WARN("worker connection failed: %s", uv_strerror(status));
-    return;
-  }
-  auto* pipe = new uv_pipe_t;
-  uv_pipe_init(self->loop_, pipe, 0);
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(pipe)) != 0) {
-    close_and_delete(reinterpret_cast<uv_handle_t*>(pipe));
-    return;
-  }
-  uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd);
-  ipc::PeerCredentials peer;
-  if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
-    LOG_WARN("refused an IPC connection: %s", why.c_str());
-    close_and_delete(reinterpret_cast<uv_handle_t*>(pipe));
-    return;
-  }
-  size_t unintroduced = 0;
-  for (const auto& w : self->workers_) unintroduced += w->said_hello ? 0 : 1;
-  if (unintroduced >= kMaxUnintroduced) {
-    LOG_WARN("refused an IPC connection from pid %d: %zu connections have not said hello yet", static_cast<int>(peer.pid),
-             unintroduced);
-    close_and_delete(reinterpret_cast<uv_handle_t*>(pipe));
-    return;
-  }
-  auto worker = std::make_unique<Worker>();
-  Worker* w = worker.get();
-  w->pid = static_cast<uint32_t>(peer.pid);
-  w->connected_at = uv_now(self->loop_);
-  ipc::Channel::Callbacks callbacks;
-  callbacks.on_frame = [self, w](const ipc::FrameView& f) { self->on_frame(*w, f); };
-  callbacks.on_closed = [self, w] { self->on_closed(w); };
-  self->workers_.push_back(std::move(worker));
-  w->channel = std::make_unique<ipc::Channel>(self->loop_, pipe, std::move(callbacks));
-  w->channel->set_max_frame_length(kHelloFrameLength);
-  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(self->sweep_))) {
-    uv_timer_start(self->sweep_, &WorkerLink::on_sweep, kSweepIntervalMs, kSweepIntervalMs);
-  }
+  guarded("worker link: on_connection", [&] {
+    auto* self = static_cast<WorkerLink*>(server->data);
+    if (status < 0) {
+      LOG_WARN("worker connection failed: %s", uv_strerror(status));
+      return;
+    }
+    UvHandle<uv_pipe_t> pipe = make_pipe(self->loop_, nullptr);
+    if (uv_accept(server, pipe.stream()) != 0) return;  // closed with its owner
+    uv_os_fd_t fd = -1;
+    uv_fileno(pipe.handle(), &fd);
+    ipc::PeerCredentials peer;
+    if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
+      LOG_WARN("refused an IPC connection: %s", why.c_str());
+      return;
+    }
+    size_t unintroduced = 0;
+    for (const auto& w : self->workers_) unintroduced += w->said_hello ? 0 : 1;
+    if (unintroduced >= kMaxUnintroduced) {
+      LOG_WARN("refused an IPC connection from pid %d: %zu connections have not said hello yet", static_cast<int>(peer.pid),
+               unintroduced);
+      return;
+    }
+    auto worker = std::make_unique<Worker>();
+    Worker* w = worker.get();
+    w->pid = static_cast<uint32_t>(peer.pid);
+    w->connected_at = uv_now(self->loop_);
+    ipc::Channel::Callbacks callbacks;
+    callbacks.on_frame = [self, w](const ipc::FrameView& f) { self->on_frame(*w, f); };
+    callbacks.on_closed = [self, w] { self->on_closed(w); };
+    self->workers_.push_back(std::move(worker));
+    w->channel = std::make_unique<ipc::Channel>(self->loop_, std::move(pipe), std::move(callbacks));
+    w->channel->set_max_frame_length(kHelloFrameLength);
+    if (!uv_is_active(self->sweep_.handle())) {
+      uv_timer_start(self->sweep_.get(), &WorkerLink::on_sweep, kSweepIntervalMs, kSweepIntervalMs);
+    }
+  });
 }
 
 void WorkerLink::on_sweep(uv_timer_t* timer) {
-  auto* self = static_cast<WorkerLink*>(timer->data);
-  const uint64_t now = uv_now(self->loop_);
-  std::vector<Worker*> late;
-  size_t waiting = 0;
-  for (const auto& w : self->workers_) {
-    if (w->said_hello || !w->channel->open()) continue;
-    if (now - w->connected_at >= kHelloTimeoutMs) {
-      late.push_back(w.get());
-    } else {
-      ++waiting;
+  guarded("worker link: on_sweep", [&] {
+    auto* self = static_cast<WorkerLink*>(timer->data);
+    const uint64_t now = uv_now(self->loop_);
+    std::vector<Worker*> late;
+    size_t waiting = 0;
+    for (const auto& w : self->workers_) {
+      if (w->said_hello || !w->channel->open()) continue;
+      if (now - w->connected_at >= kHelloTimeoutMs) {
+        late.push_back(w.get());
+      } else {
+        ++waiting;
+      }
     }
-  }
-  for (Worker* w : late) self->disconnect(*w, "no hello in time");
-  if (waiting == 0) uv_timer_stop(timer);
+    for (Worker* w : late) self->disconnect(*w, "no hello in time");
+    if (waiting == 0) uv_timer_stop(timer);
+  });
 }
 
 void WorkerLink::disconnect(Worker& w, const char* why) {
@@ -256,14 +234,10 @@ void WorkerLink::on_closed(Worker* w) {
 
 void WorkerLink::close() {
   if (server_) {
-    close_and_delete(reinterpret_cast<uv_handle_t*>(server_));
-    server_ = nullptr;
+    server_.close();
     if (!owned_path_.empty()) ::unlink(owned_path_.c_str());
   }
-  if (sweep_) {
-    close_and_delete(reinterpret_cast<uv_handle_t*>(sweep_));
-    sweep_ = nullptr;
-  }
+  sweep_.close();
   std::vector<Worker*> open;
   for (auto& w : workers_) open.push_back(w.get());
   for (Worker* w : open) w->channel->close();

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/uv_handle.h"
 #include "ipc/channel.h"
 #include "master/relay.h"
 #include "master/stats.h"
@@ -83,8 +84,8 @@ class WorkerLink {
   Relay& relay_;
   Counters& counters_;
   uint32_t max_body_bytes_;
-  uv_pipe_t* server_ = nullptr;
-  uv_timer_t* sweep_ = nullptr;
+  UvHandle<uv_pipe_t> server_;
+  UvHandle<uv_timer_t> sweep_;
   std::string owned_path_;  // removed on close: made by listen(), not adopted
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t hello_count_ = 0;

@@ -1,16 +1,18 @@
 // sprites-worker: parses options, builds the throw intake and the master link,
-// runs the loop.
+// runs the loop (the process skeleton is common/process.h).
 //
 // On SIGTERM/SIGINT the worker stops accepting, lets throws already forwarded
-// get their answer from the master (bounded by a grace timer), then closes.
+// get their answer from the master (bounded by a grace period), then closes.
 #include <signal.h>
 #include <unistd.h>
 
-#include <memory>
+#include <string>
 
 #include "common/http_listener.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/process.h"
+#include "common/uv_handle.h"
 #include "worker/master_link.h"
 #include "worker/throw_intake.h"
 
@@ -19,97 +21,84 @@ using namespace sprites;
 namespace {
 
 constexpr uint64_t kStopGraceMs = 5000;
+constexpr uint64_t kDrainCheckMs = 20;
 
+worker::MasterLink::Config link_config(const Options& options) {
+  worker::MasterLink::Config config;
+  config.path = options.ipc_path;
+  config.max_body_bytes = options.max_body_bytes;
+  config.master_timeout_ms = options.master_timeout_ms;
+  return config;
+}
+
+http::HttpLimits http_limits(const Options& options) {
+  http::HttpLimits limits;
+  limits.max_body_bytes = options.max_body_bytes;
+  limits.request_timeout_ms = options.request_timeout_ms;
+  limits.idle_timeout_ms = options.idle_timeout_ms;
+  return limits;
+}
+
+// The parts, in the order they depend on each other (destroyed in reverse).
 struct Worker {
-  uv_loop_t* loop = nullptr;
-  std::unique_ptr<worker::MasterLink> link;
-  std::unique_ptr<worker::ThrowIntake> intake;
-  std::unique_ptr<http::HttpListener> listener;
-  uv_signal_t sigterm{};
-  uv_signal_t sigint{};
-  uv_timer_t drain{};
-  uint64_t stop_started = 0;
-  bool stopping = false;
+  Worker(uv_loop_t* loop, const Options& options)
+      : loop(loop),
+        link(loop, link_config(options),
+             [this](const worker::MasterLink::Waiter& waiter, uint16_t status, std::string_view body) {
+               intake.on_result(waiter, status, body);
+             },
+             nullptr),
+        intake(link, options.max_body_bytes),
+        listener(loop, intake, http_limits(options)),
+        drain(make_timer(loop, this)) {
+    intake.attach(listener);
+  }
 
+  // The first stop signal: no new connections; throws in flight get their
+  // answers (for at most kStopGraceMs), then everything closes.
   void stop(const char* why) {
-    if (stopping) return;
-    stopping = true;
-    LOG_INFO("%s: finishing %zu throws in flight and stopping", why, link->in_flight());
-    listener->stop_accepting();
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
-    // Closing the handles restores the default action, which would let the
-    // next stop signal kill the drain: Ctrl-C at a terminal sends SIGINT to
-    // the whole process group, and the supervisor then sends SIGTERM.
-    ::signal(SIGTERM, SIG_IGN);
-    ::signal(SIGINT, SIG_IGN);
+    LOG_INFO("%s: finishing %zu throws in flight and stopping", why, link.in_flight());
+    listener.stop_accepting();
     stop_started = uv_now(loop);
-    uv_timer_start(&drain, on_drain, 0, 20);
+    uv_timer_start(drain.get(), on_drain, 0, kDrainCheckMs);
   }
 
   static void on_drain(uv_timer_t* t) {
     auto* w = static_cast<Worker*>(t->data);
-    if (w->link->in_flight() > 0 && uv_now(w->loop) - w->stop_started < kStopGraceMs) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
-    w->link->close();  // answers anything left with 503
-    w->listener->close();
+    if (w->link.in_flight() > 0 && uv_now(w->loop) - w->stop_started < kStopGraceMs) return;
+    w->drain.close();
+    w->link.close();  // answers anything left with 503
+    w->listener.close();
   }
-};
 
-void on_signal(uv_signal_t* handle, int signum) {
-  static_cast<Worker*>(handle->data)->stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
-}
+  uv_loop_t* loop;
+  worker::MasterLink link;
+  worker::ThrowIntake intake;
+  http::HttpListener listener;
+  UvHandle<uv_timer_t> drain;
+  uint64_t stop_started = 0;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options options;
   if (int rc = parse_options(argc, argv, "sprites-worker", options); rc >= 0) return rc;
-  log::Level level = log::Level::Info;
-  log::parse_level(options.log_level, level);
-  log::init("worker " + std::to_string(::getpid()), level);
-  ::signal(SIGPIPE, SIG_IGN);
-
-  Worker w;
-  w.loop = uv_default_loop();
-  worker::MasterLink::Config link_config;
-  link_config.path = options.ipc_path;
-  link_config.max_body_bytes = options.max_body_bytes;
-  link_config.master_timeout_ms = options.master_timeout_ms;
-  w.link = std::make_unique<worker::MasterLink>(
-      w.loop, std::move(link_config),
-      [&w](const worker::MasterLink::Waiter& waiter, uint16_t status, std::string_view body) {
-        w.intake->on_result(waiter, status, body);
-      },
-      nullptr);
-  w.intake = std::make_unique<worker::ThrowIntake>(*w.link, options.max_body_bytes);
-  http::HttpLimits limits;
-  limits.max_body_bytes = options.max_body_bytes;
-  limits.request_timeout_ms = options.request_timeout_ms;
-  limits.idle_timeout_ms = options.idle_timeout_ms;
-  w.listener = std::make_unique<http::HttpListener>(w.loop, *w.intake, limits);
-  w.intake->attach(*w.listener);
-
-  int rc = options.worker_fd >= 0 ? w.listener->adopt(options.worker_fd)
-                                  : w.listener->bind(options.host, options.worker_port, /*reuseport=*/true);
-  if (rc != 0) {
-    LOG_ERROR("cannot listen on the worker port %s:%u: %s", options.host.c_str(), options.worker_port, uv_strerror(rc));
-    return 1;
-  }
-  uv_signal_init(w.loop, &w.sigterm);
-  uv_signal_init(w.loop, &w.sigint);
-  uv_timer_init(w.loop, &w.drain);
-  w.sigterm.data = w.sigint.data = w.drain.data = &w;
-  uv_signal_start(&w.sigterm, on_signal, SIGTERM);
-  uv_signal_start(&w.sigint, on_signal, SIGINT);
-  w.link->start();
-  LOG_INFO("serving throws on port %u, master at %s", w.listener->port(), options.ipc_path.c_str());
-
-  uv_run(w.loop, UV_RUN_DEFAULT);
-  w.listener.reset();
-  w.intake.reset();
-  w.link.reset();
-  if (uv_loop_close(w.loop) != 0) LOG_WARN("loop closed with handles still open");
+  Process process("worker " + std::to_string(::getpid()), options);
+  int status = 0;
+  {
+    Worker w(process.loop(), options);
+    if (!Process::listen(w.listener, options.worker_fd, options.host, options.worker_port, true, "worker port")) {
+      status = 1;
+    } else {
+      process.on_stop_signals({SIGTERM, SIGINT},
+                              [&w](int signum) { w.stop(signum == SIGTERM ? "SIGTERM" : "SIGINT"); });
+      w.link.start();
+      LOG_INFO("serving throws on port %u, master at %s", w.listener.port(), options.ipc_path.c_str());
+      process.run();
+    }
+  }  // the parts close, last made first
+  process.finish();
   LOG_INFO("stopped");
-  return 0;
+  return status;
 }

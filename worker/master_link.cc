@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "common/callback_guard.h"
 #include "common/http_response.h"
 #include "common/log.h"
 #include "ipc/peer.h"
@@ -18,102 +19,96 @@ constexpr uint64_t kMaxBackoffMs = 2000;
 // near this.
 constexpr uint32_t kMaxFrameFromMaster = 64 * 1024;
 
-uv_timer_t* new_timer(uv_loop_t* loop, void* data) {
-  auto* t = new uv_timer_t;
-  uv_timer_init(loop, t);
-  t->data = data;
-  return t;
-}
-
-void close_timer(uv_timer_t*& t) {
-  if (!t) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-  t = nullptr;
-}
-
-void close_pipe(uv_pipe_t* pipe) {
-  uv_close(reinterpret_cast<uv_handle_t*>(pipe), [](uv_handle_t* h) { delete reinterpret_cast<uv_pipe_t*>(h); });
-}
-
 }  // namespace
 
+// A connect request outlives its MasterLink when the link goes first: closing
+// the pipe calls it back cancelled, later, and it must then touch nothing.
+struct MasterLink::ConnectOp {
+  uv_connect_t req{};
+  MasterLink* owner = nullptr;
+};
+
 MasterLink::MasterLink(uv_loop_t* loop, Config config, OnResult on_result, OnState on_state)
-    : loop_(loop), config_(std::move(config)), on_result_(std::move(on_result)), on_state_(std::move(on_state)) {
-  retry_timer_ = new_timer(loop_, this);
-  deadline_timer_ = new_timer(loop_, this);
-  heartbeat_timer_ = new_timer(loop_, this);
-}
+    : loop_(loop),
+      config_(std::move(config)),
+      on_result_(std::move(on_result)),
+      on_state_(std::move(on_state)),
+      retry_timer_(make_timer(loop, this)),
+      deadline_timer_(make_timer(loop, this)),
+      heartbeat_timer_(make_timer(loop, this)) {}
 
 MasterLink::~MasterLink() {
-  if (retry_timer_ || deadline_timer_ || heartbeat_timer_ || channel_ || connecting_) {
-    LOG_ERROR("MasterLink destroyed while open");
-    std::abort();
-  }
+  if (connect_op_) connect_op_->owner = nullptr;
+  // Timers, a connecting pipe and the channel close with their owners.
 }
 
 void MasterLink::start() {
   const uint64_t interval = std::clamp<uint64_t>(config_.master_timeout_ms / 2, 25, 500);
-  uv_timer_start(heartbeat_timer_, &MasterLink::on_heartbeat, interval, interval);
+  uv_timer_start(heartbeat_timer_.get(), &MasterLink::on_heartbeat, interval, interval);
   connect();
 }
 
 void MasterLink::connect() {
-  if (closing_ || connecting_ || channel_) return;
-  auto* pipe = new uv_pipe_t;
-  uv_pipe_init(loop_, pipe, 0);
-  connect_req_.data = this;
-  connecting_ = true;
-  uv_pipe_connect(&connect_req_, pipe, config_.path.c_str(), &MasterLink::on_connect);
+  if (closing_ || connect_op_ || channel_) return;
+  connecting_pipe_ = make_pipe(loop_, this);
+  connect_op_ = new ConnectOp;
+  connect_op_->owner = this;
+  uv_pipe_connect(&connect_op_->req, connecting_pipe_.get(), config_.path.c_str(), &MasterLink::on_connect);
 }
 
 void MasterLink::on_connect(uv_connect_t* req, int status) {
-  auto* self = static_cast<MasterLink*>(req->data);
-  auto* pipe = reinterpret_cast<uv_pipe_t*>(req->handle);
-  self->connecting_ = false;
-  if (status < 0 || self->closing_) {
-    close_pipe(pipe);
-    if (!self->closing_) {
-      if (self->failures_logged_++ % 20 == 0) {
-        LOG_WARN("master unreachable at %s: %s (retrying)", self->config_.path.c_str(), uv_strerror(status));
+  guarded("master link: on_connect", [&] {
+    auto* op = reinterpret_cast<ConnectOp*>(req);
+    MasterLink* self = op->owner;
+    delete op;
+    if (!self) return;  // the link is gone
+    self->connect_op_ = nullptr;
+    UvHandle<uv_pipe_t> pipe = std::move(self->connecting_pipe_);
+    if (status < 0 || self->closing_) {
+      pipe.close();
+      if (!self->closing_) {
+        if (self->failures_logged_++ % 20 == 0) {
+          LOG_WARN("master unreachable at %s: %s (retrying)", self->config_.path.c_str(), uv_strerror(status));
+        }
+        self->schedule_retry();
       }
-      self->schedule_retry();
+      return;
     }
-    return;
-  }
-  // Nothing is sent (the Hello included) before the listener is known to be
-  // a process of this user.
-  uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd);
-  ipc::PeerCredentials peer;
-  if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
-    // Every time (the backoff spaces them out): someone else holds the path.
-    LOG_ERROR("refusing the IPC socket %s: %s (retrying)", self->config_.path.c_str(), why.c_str());
-    close_pipe(pipe);
-    self->schedule_retry();
-    return;
-  }
-  ipc::Channel::Callbacks callbacks;
-  callbacks.on_frame = [self](const ipc::FrameView& f) { self->on_frame(f); };
-  callbacks.on_closed = [self] { self->on_channel_closed(); };
-  self->channel_ = std::make_unique<ipc::Channel>(self->loop_, pipe, std::move(callbacks));
-  self->channel_->set_max_frame_length(kMaxFrameFromMaster);
-  self->connected_ = true;
-  self->stalled_ = false;
-  self->ping_out_ = false;
-  self->backoff_ms_ = kFirstBackoffMs;
-  self->failures_logged_ = 0;
-  ipc::HelloMessage hello;
-  hello.pid = static_cast<uint32_t>(::getpid());
-  hello.max_body_bytes = self->config_.max_body_bytes;
-  self->channel_->send(ipc::FrameType::Hello, 0, ipc::encode(hello));
-  self->send_rejections();
-  LOG_INFO("connected to the master at %s", self->config_.path.c_str());
-  if (self->on_state_) self->on_state_(true);
+    // Nothing is sent (the Hello included) before the listener is known to be
+    // a process of this user.
+    uv_os_fd_t fd = -1;
+    uv_fileno(pipe.handle(), &fd);
+    ipc::PeerCredentials peer;
+    if (std::string why = ipc::check_peer_is_own_user(fd, peer); !why.empty()) {
+      // Every time (the backoff spaces them out): someone else holds the path.
+      LOG_ERROR("refusing the IPC socket %s: %s (retrying)", self->config_.path.c_str(), why.c_str());
+      pipe.close();
+      self->schedule_retry();
+      return;
+    }
+    ipc::Channel::Callbacks callbacks;
+    callbacks.on_frame = [self](const ipc::FrameView& f) { self->on_frame(f); };
+    callbacks.on_closed = [self] { self->on_channel_closed(); };
+    self->channel_ = std::make_unique<ipc::Channel>(self->loop_, std::move(pipe), std::move(callbacks));
+    self->channel_->set_max_frame_length(kMaxFrameFromMaster);
+    self->connected_ = true;
+    self->stalled_ = false;
+    self->ping_out_ = false;
+    self->backoff_ms_ = kFirstBackoffMs;
+    self->failures_logged_ = 0;
+    ipc::HelloMessage hello;
+    hello.pid = static_cast<uint32_t>(::getpid());
+    hello.max_body_bytes = self->config_.max_body_bytes;
+    self->channel_->send(ipc::FrameType::Hello, 0, ipc::encode(hello));
+    self->send_rejections();
+    LOG_INFO("connected to the master at %s", self->config_.path.c_str());
+    if (self->on_state_) self->on_state_(true);
+  });
 }
 
 void MasterLink::schedule_retry() {
-  if (closing_ || !retry_timer_) return;
-  uv_timer_start(retry_timer_, &MasterLink::on_retry, backoff_ms_, 0);
+  if (closing_) return;
+  uv_timer_start(retry_timer_.get(), &MasterLink::on_retry, backoff_ms_, 0);
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
 }
 
@@ -188,58 +183,62 @@ void MasterLink::drop_answered_front() {
 }
 
 void MasterLink::arm_deadline() {
-  if (!deadline_timer_) return;
+  if (!deadline_timer_) return;  // closed
   if (ring_.empty()) {
-    uv_timer_stop(deadline_timer_);
+    uv_timer_stop(deadline_timer_.get());
     return;
   }
   const uint64_t now = ipc::monotonic_ms();
   const uint64_t due = ring_.front().answer_by;
   deadline_polled_ = false;
-  uv_timer_start(deadline_timer_, &MasterLink::on_deadline, due > now ? due - now : 0, 0);
+  uv_timer_start(deadline_timer_.get(), &MasterLink::on_deadline, due > now ? due - now : 0, 0);
 }
 
 void MasterLink::on_deadline(uv_timer_t* timer) {
-  auto* self = static_cast<MasterLink*>(timer->data);
-  if (!self->deadline_polled_) {
-    // Timers run before this turn's I/O: let the poll phase read answers
-    // that are already in the socket, then act in the next turn.
-    self->deadline_polled_ = true;
-    uv_timer_start(timer, &MasterLink::on_deadline, 0, 0);
-    return;
-  }
-  self->deadline_polled_ = false;
-  const uint64_t now = ipc::monotonic_ms();
-  const std::string body =
-      http::error_body("master_unavailable", "the master did not answer in time; retry");
-  size_t timed_out = 0;
-  while (!self->ring_.empty() && self->ring_.front().answer_by <= now) {
-    Pending p = self->ring_.front();
-    self->ring_.pop_front();
-    ++self->front_id_;
-    if (!p.live) continue;
-    --self->live_;
-    ++timed_out;
-    self->on_result_(p.waiter, 503, body);
-  }
-  self->drop_answered_front();
-  self->arm_deadline();
-  if (timed_out > 0) self->set_stalled(true, "throws got no answer in time");
+  guarded("master link: on_deadline", [&] {
+    auto* self = static_cast<MasterLink*>(timer->data);
+    if (!self->deadline_polled_) {
+      // Timers run before this turn's I/O: let the poll phase read answers
+      // that are already in the socket, then act in the next turn.
+      self->deadline_polled_ = true;
+      uv_timer_start(timer, &MasterLink::on_deadline, 0, 0);
+      return;
+    }
+    self->deadline_polled_ = false;
+    const uint64_t now = ipc::monotonic_ms();
+    const std::string body =
+        http::error_body("master_unavailable", "the master did not answer in time; retry");
+    size_t timed_out = 0;
+    while (!self->ring_.empty() && self->ring_.front().answer_by <= now) {
+      Pending p = self->ring_.front();
+      self->ring_.pop_front();
+      ++self->front_id_;
+      if (!p.live) continue;
+      --self->live_;
+      ++timed_out;
+      self->on_result_(p.waiter, 503, body);
+    }
+    self->drop_answered_front();
+    self->arm_deadline();
+    if (timed_out > 0) self->set_stalled(true, "throws got no answer in time");
+  });
 }
 
 void MasterLink::on_heartbeat(uv_timer_t* timer) {
-  auto* self = static_cast<MasterLink*>(timer->data);
-  if (!self->connected()) return;
-  const uint64_t now = ipc::monotonic_ms();
-  if (self->ping_out_) {
-    if (now - self->ping_sent_at_ >= self->config_.master_timeout_ms) {
-      self->set_stalled(true, "no answer to a ping");
+  guarded("master link: on_heartbeat", [&] {
+    auto* self = static_cast<MasterLink*>(timer->data);
+    if (!self->connected()) return;
+    const uint64_t now = ipc::monotonic_ms();
+    if (self->ping_out_) {
+      if (now - self->ping_sent_at_ >= self->config_.master_timeout_ms) {
+        self->set_stalled(true, "no answer to a ping");
+      }
+      return;
     }
-    return;
-  }
-  self->ping_out_ = true;
-  self->ping_sent_at_ = now;
-  self->channel_->send(ipc::FrameType::Ping, ++self->ping_id_, {});
+    self->ping_out_ = true;
+    self->ping_sent_at_ = now;
+    self->channel_->send(ipc::FrameType::Ping, ++self->ping_id_, {});
+  });
 }
 
 void MasterLink::set_stalled(bool stalled, const char* why) {
@@ -258,7 +257,7 @@ void MasterLink::fail_all(const char* message) {
   ring.swap(ring_);
   front_id_ = next_id_;
   live_ = 0;
-  if (deadline_timer_) uv_timer_stop(deadline_timer_);
+  if (deadline_timer_) uv_timer_stop(deadline_timer_.get());
   const std::string body = http::error_body("master_unavailable", message);
   for (const Pending& p : ring) {
     if (p.live) on_result_(p.waiter, 503, body);
@@ -283,9 +282,10 @@ void MasterLink::close() {
   closing_ = true;
   fail_all("this worker is stopping; retry");
   if (channel_) channel_->close();
-  close_timer(retry_timer_);
-  close_timer(deadline_timer_);
-  close_timer(heartbeat_timer_);
+  retry_timer_.close();
+  deadline_timer_.close();
+  heartbeat_timer_.close();
+  connecting_pipe_.close();  // a connect under way is called back cancelled
 }
 
 }  // namespace sprites::worker

@@ -45,6 +45,7 @@
 #include <memory>
 #include <string>
 
+#include "common/uv_handle.h"
 #include "ipc/channel.h"
 #include "ipc/messages.h"
 
@@ -84,7 +85,9 @@ class MasterLink {
   bool forward(ipc::ThrowMessage message, Waiter waiter);
   void count_rejected();
 
-  // Answers everything in flight with 503 and closes. Run the loop afterwards.
+  // Answers everything in flight with 503 and closes the connection
+  // gracefully (the loop runs on until it has closed). Destroying the link
+  // without close() is safe too: it just answers nothing more.
   void close();
 
  private:
@@ -113,11 +116,12 @@ class MasterLink {
   Config config_;
   OnResult on_result_;
   OnState on_state_;
-  uv_timer_t* retry_timer_;
-  uv_timer_t* deadline_timer_;
-  uv_timer_t* heartbeat_timer_;
-  uv_connect_t connect_req_{};
-  bool connecting_ = false;
+  struct ConnectOp;
+  UvHandle<uv_timer_t> retry_timer_;
+  UvHandle<uv_timer_t> deadline_timer_;
+  UvHandle<uv_timer_t> heartbeat_timer_;
+  UvHandle<uv_pipe_t> connecting_pipe_;  // while a connect is under way
+  ConnectOp* connect_op_ = nullptr;      // its request, which outlives us if need be
   bool connected_ = false;
   bool closing_ = false;
   bool stalled_ = false;

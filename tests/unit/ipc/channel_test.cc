@@ -7,6 +7,8 @@
 // failure.
 #include "ipc/channel.h"
 
+#include "common/uv_handle.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,10 +43,9 @@ struct End {
   std::function<void(End&, const FrameView&)> on_frame;  // optional extra reaction
 };
 
-uv_pipe_t* open_pipe(uv_loop_t* loop, int fd) {
-  auto* pipe = new uv_pipe_t;
-  REQUIRE(uv_pipe_init(loop, pipe, 0) == 0);
-  REQUIRE(uv_pipe_open(pipe, fd) == 0);
+sprites::UvHandle<uv_pipe_t> open_pipe(uv_loop_t* loop, int fd) {
+  auto pipe = sprites::make_pipe(loop, nullptr);
+  REQUIRE(uv_pipe_open(pipe.get(), fd) == 0);
   return pipe;
 }
 
@@ -294,6 +295,66 @@ TEST_CASE("a frame queued just before close still leaves") {
   CHECK(b.frames == std::vector<Received>{{FrameType::Rejected, 9, "last words"}});
   CHECK(a.closed_calls == 1);
   CHECK(b.closed_calls == 1);
+}
+
+namespace {
+
+// Reads what the raw end of a socketpair receives, turning the loop meanwhile,
+// until EOF; returns the frames.
+std::vector<Received> drain_raw(LoopFixture& fixture, int raw) {
+  std::vector<Received> frames;
+  sprites::ipc::FrameDecoder decoder;
+  char buf[65536];
+  for (int turns = 0; turns < 100000; ++turns) {
+    uv_run(fixture.loop(), UV_RUN_NOWAIT);
+    const ssize_t n = ::recv(raw, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) break;  // EOF: the channel has closed
+    if (n < 0) continue;
+    decoder.feed(buf, static_cast<size_t>(n));
+    FrameView f{};
+    while (decoder.next(f) == sprites::ipc::FrameDecoder::Status::Frame) {
+      frames.push_back({f.type, f.id, std::string(f.body)});
+    }
+  }
+  return frames;
+}
+
+}  // namespace
+
+TEST_CASE("a close hands the peer everything sent before it, a write in flight included") {
+  End a;
+  LoopFixture fixture;
+  const int raw = fixture.connect_raw(a);
+  // A frame far larger than the socket buffer: one loop turn later most of it
+  // waits in a write in flight, since the raw end reads nothing yet.
+  const std::string big = patterned(600 * 1024, 3);
+  a.channel->send(FrameType::Throw, 1, big);
+  uv_run(fixture.loop(), UV_RUN_NOWAIT);
+  REQUIRE(a.channel->unsent_bytes() > 0);
+  REQUIRE(a.channel->queued_bytes() == 0);  // it is all in the write
+  a.channel->send(FrameType::Rejected, 2, "last words");
+  a.channel->close();
+  CHECK(a.closed_calls == 0);  // never from inside close()
+  std::vector<Received> got = drain_raw(fixture, raw);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == Received{FrameType::Throw, 1, big});
+  CHECK(got[1] == Received{FrameType::Rejected, 2, "last words"});
+  fixture.run();
+  CHECK(a.closed_calls == 1);
+  CHECK_FALSE(fixture.timed_out());
+}
+
+TEST_CASE("a Channel destroyed with a write in flight is simply gone") {
+  End a;
+  LoopFixture fixture;
+  fixture.connect_raw(a);
+  a.channel->send(FrameType::Throw, 1, patterned(600 * 1024, 5));
+  uv_run(fixture.loop(), UV_RUN_NOWAIT);
+  REQUIRE(a.channel->unsent_bytes() > 0);
+  a.channel.reset();  // its handles close, the write is cancelled later
+  fixture.run();
+  CHECK(a.closed_calls == 0);
+  CHECK_FALSE(fixture.timed_out());
 }
 
 TEST_CASE("both ends closing at once each report on_closed once") {
