@@ -28,7 +28,7 @@ void check_every_record_relayed(const Json& r) {
   CHECK(r["answered"] == r["sent"]);
   CHECK(r["delivered"] == r["sent"]);
   CHECK(r["per_s"].get<double>() > 0);
-  CHECK(r["server_cpu_us_per_record"].get<double>() >= 0);
+  CHECK(r["server_cpu_us_per_record"].get<double>() > 0);  // relaying costs the server something
   const Json& l = r["latency_ms"];
   CHECK(l["p50"].get<double>() > 0);
   CHECK(l["p50"].get<double>() <= l["p99"].get<double>());

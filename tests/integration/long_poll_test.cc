@@ -14,11 +14,6 @@
 namespace sprites::test {
 namespace {
 
-void wait_until_polls_pending(std::uint16_t port, int count) {
-  Json s = stats_when(port, [&](Json& j) { return j["polls_pending"] == count; });
-  REQUIRE(s["polls_pending"] == count);
-}
-
 Json empty_answer(std::uint64_t cursor) { return Json{{"cursor", cursor}, {"events", Json::array()}}; }
 
 Response poll_target(std::uint16_t port, const Node& node, const std::string& target) {
@@ -68,12 +63,20 @@ TEST_CASE("a poll is answered at once when events are waiting") {
   CHECK(j["cursor"] == 2);
 }
 
-TEST_CASE("a poll with nothing to deliver answers an empty list when timeout_ms passes") {
+TEST_CASE("a poll with nothing to deliver is held, then answers an empty list when timeout_ms passes") {
   RelayProcess relay;
   Node a = join(relay.master_port(), "g", "a");
-  Response r = poll(relay.master_port(), a, 0, 200);
+  Connection held(relay.master_port());
+  const auto sent = std::chrono::steady_clock::now();
+  send_poll(held, a, 0, 400);
+  wait_until_polls_pending(relay.master_port(), 1);  // held, not answered at once
+  Response r = held.read_response();
   REQUIRE_STATUS(r, 200);
   CHECK(r.json() == empty_answer(0));
+  // Not before its timeout (a bound a slow machine cannot break; the
+  // server's clock counts whole milliseconds, hence the small slack).
+  CHECK(std::chrono::steady_clock::now() - sent >= std::chrono::milliseconds(400 - 10));
+  wait_until_polls_pending(relay.master_port(), 0);
 }
 
 TEST_CASE("a poll with timeout_ms=0 answers at once") {
@@ -87,9 +90,14 @@ TEST_CASE("a poll with timeout_ms=0 answers at once") {
 TEST_CASE("a poll without after and timeout_ms starts at 0 and holds for the server's poll_timeout_ms") {
   RelayProcess relay({"--poll-timeout-ms", "300"});
   Node a = join(relay.master_port(), "g", "a");
-  Response r = poll_target(relay.master_port(), a, "/v1/nodes/" + a.id + "/events");
+  Connection held(relay.master_port());
+  const auto sent = std::chrono::steady_clock::now();
+  held.send_request("GET", "/v1/nodes/" + a.id + "/events", bearer(a.token));
+  wait_until_polls_pending(relay.master_port(), 1);  // held: the default timeout is not 0
+  Response r = held.read_response();
   REQUIRE_STATUS(r, 200);
   CHECK(r.json() == empty_answer(0));
+  CHECK(std::chrono::steady_clock::now() - sent >= std::chrono::milliseconds(300 - 10));
 
   // `after` alone, with events waiting: the default is 0, so nothing is skipped.
   REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "up", "{}"), 202);

@@ -108,9 +108,16 @@ TEST_CASE("a node's ttl runs from the end of its last poll, not while a poll is 
   RelayProcess relay({"--node-ttl-ms", "1500", "--poll-timeout-ms", "10000"});
   std::uint16_t port = relay.master_port();
   Node a = join(port, "g", "a");
-  Response held = poll(port, a, 0, 2500);
+  Connection c(port);
+  const auto sent = std::chrono::steady_clock::now();
+  send_poll(c, a, 0, 2500);
+  wait_until_polls_pending(port, 1);  // held
+  Response held = c.read_response();
   REQUIRE_STATUS(held, 200);
   CHECK(held.json()["events"].empty());
+  // It was held its whole timeout, longer than the ttl (a lower bound: a
+  // slow machine only makes it longer; 10 ms of slack for whole milliseconds).
+  CHECK(std::chrono::steady_clock::now() - sent >= std::chrono::milliseconds(2500 - 10));
   CHECK_STATUS(node_info(port, a), 200);
 }
 

@@ -442,6 +442,11 @@ Json stats_when(std::uint16_t master_port, const std::function<bool(Json&)>& don
   }
 }
 
+void wait_until_polls_pending(std::uint16_t master_port, int count) {
+  Json s = stats_when(master_port, [&](Json& j) { return j["polls_pending"] == count; });
+  REQUIRE(s["polls_pending"] == count);
+}
+
 bool retry_until(const std::function<bool()>& attempt, std::chrono::milliseconds guard) {
   auto deadline = std::chrono::steady_clock::now() + guard;
   for (;;) {

@@ -165,6 +165,10 @@ Json stats(std::uint16_t master_port);
 Json stats_when(std::uint16_t master_port, const std::function<bool(Json&)>& done,
                 std::chrono::milliseconds guard = std::chrono::seconds(20));
 
+// Waits (through stats_when) until the relay holds exactly `count` polls,
+// and checks it.
+void wait_until_polls_pending(std::uint16_t master_port, int count);
+
 // Repeats `attempt` until it returns true, for at most `guard`; a retry loop for
 // things with no event to wait on (a process being restarted). Between tries it
 // yields for a few milliseconds, which paces the loop and synchronises nothing.
