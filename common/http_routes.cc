@@ -3,6 +3,9 @@
 
 #include "common/http_response.h"
 
+#include <string>
+#include <utility>
+
 namespace sprites::http {
 
 RouteMatch match_route(std::string_view path) {
@@ -24,6 +27,33 @@ RouteMatch match_route(std::string_view path) {
   if (n == 4 && seg[3] == "events") m.route = Route::NodeEvents;
   if (n == 4 && seg[3] == "sprites") m.route = Route::NodeSprites;
   return m;
+}
+
+std::optional<EarlyResponse> screen(std::initializer_list<Endpoint> endpoints, const HttpRequest& req,
+                                    uint64_t max_body_bytes, RouteMatch& match) {
+  match = match_route(req.path());
+  if (req.method == Method::Options) return std::nullopt;
+  const Endpoint* endpoint = nullptr;
+  for (const Endpoint& e : endpoints) {
+    if (e.route == match.route) endpoint = &e;
+  }
+  if (!endpoint) return not_found();
+  if ((endpoint->methods & method_bit(req.method)) == 0) {
+    std::string allow;
+    for (auto [method, name] : {std::pair{Method::Get, "GET"}, std::pair{Method::Post, "POST"},
+                                std::pair{Method::Delete, "DELETE"}}) {
+      if (endpoint->methods & method_bit(method)) allow.append(name).append(", ");
+    }
+    allow.append("OPTIONS");
+    return method_not_allowed(allow);
+  }
+  if (endpoint->needs_token && !request_token(req)) {
+    return unauthorized("missing or malformed Authorization: Bearer header");
+  }
+  if (req.has_content_length && req.content_length > max_body_bytes) {
+    return EarlyResponse{413, error_body("too_large", "the request body exceeds the limit"), {}};
+  }
+  return std::nullopt;
 }
 
 EarlyResponse not_found() { return {404, error_body("not_found", "no such path"), {}}; }

@@ -3,11 +3,19 @@
 // check order ("a missing or malformed Authorization header gets 401 before
 // anything else is checked").
 //
+// Each port declares its endpoints in a table (route, methods, whether a
+// token is needed), and screen() makes the checks that need no body, in the
+// protocol's order, once for both ports: OPTIONS passes (every path answers
+// it), a route not in the table is 404, a method the endpoint does not take
+// is 405 with an Allow header built from the table, a missing token is 401,
+// a Content-Length over the body limit is 413.
+//
 // Paths are matched segment by segment without decoding or normalising: a
 // segment that is not a plausible node id simply names no node, and
 // "/v1/nodes/../stats" matches no route (it is not the stats path).
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string_view>
 
@@ -33,6 +41,20 @@ struct RouteMatch {
 };
 
 RouteMatch match_route(std::string_view path);
+
+// The methods an endpoint takes, as a bit set (OPTIONS is always taken).
+constexpr uint8_t method_bit(Method m) { return static_cast<uint8_t>(1u << static_cast<unsigned>(m)); }
+
+struct Endpoint {
+  Route route;
+  uint8_t methods;  // method_bit(Method::Get) | ...
+  bool needs_token;
+};
+
+// The checks above for `req` against a port's `endpoints`. nullopt: go on and
+// read the body (`match` then holds the route); otherwise the early answer.
+std::optional<EarlyResponse> screen(std::initializer_list<Endpoint> endpoints, const HttpRequest& req,
+                                    uint64_t max_body_bytes, RouteMatch& match);
 
 // Headers of the 204 answer to OPTIONS on any path.
 inline constexpr std::string_view kPreflightHeaders =

@@ -22,39 +22,16 @@ Api::Api(Relay& relay, Counters& counters, std::function<void(Gauges&)> gauges, 
 }
 
 std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest& req) {
-  if (req.method == Method::Options) return std::nullopt;
-  http::RouteMatch m = http::match_route(req.path());
-  bool needs_token = false;
-  switch (m.route) {
-    case Route::None:
-    case Route::NodeSprites:  // a worker-port path
-      return http::not_found();
-    case Route::Nodes:
-      if (req.method != Method::Post) return http::method_not_allowed("POST, OPTIONS");
-      break;
-    case Route::Node:
-      if (req.method != Method::Get && req.method != Method::Delete) {
-        return http::method_not_allowed("GET, DELETE, OPTIONS");
-      }
-      needs_token = true;
-      break;
-    case Route::NodeEvents:
-      if (req.method != Method::Get) return http::method_not_allowed("GET, OPTIONS");
-      needs_token = true;
-      break;
-    case Route::Stats:
-    case Route::Metrics:
-    case Route::Healthz:
-      if (req.method != Method::Get) return http::method_not_allowed("GET, OPTIONS");
-      break;
-  }
-  if (needs_token && !http::request_token(req)) {
-    return http::unauthorized("missing or malformed Authorization: Bearer header");
-  }
-  if (req.has_content_length && req.content_length > max_body_bytes_) {
-    return EarlyResponse{413, http::error_body("too_large", "the request body exceeds the limit"), {}};
-  }
-  return std::nullopt;
+  using http::method_bit;
+  constexpr uint8_t kGet = method_bit(Method::Get);
+  http::RouteMatch match;
+  return http::screen({{Route::Nodes, method_bit(Method::Post), false},
+                       {Route::Node, static_cast<uint8_t>(kGet | method_bit(Method::Delete)), true},
+                       {Route::NodeEvents, kGet, true},
+                       {Route::Stats, kGet, false},
+                       {Route::Metrics, kGet, false},
+                       {Route::Healthz, kGet, false}},
+                      req, max_body_bytes_, match);
 }
 
 void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/identifiers.h"
+#include "common/json_limits.h"
 
 namespace sprites::master {
 namespace {
@@ -36,13 +37,20 @@ std::variant<JoinBody, JoinBodyError> parse_join_body(std::string_view body) {
   if (body.empty()) return out;
   // nlohmann stops at a NUL byte as at the end of input: "{}\0junk" would pass.
   if (body.find('\0') != std::string_view::npos) return kInvalidJson;
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  // The same nesting bound as a throw body (common/json_limits.h): deeper
+  // values are not kept, and the body is refused.
+  bool too_deep = false;
+  auto bounded = [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+    if (depth >= static_cast<int>(kMaxJsonDepth)) too_deep = true;  // depth 0: the body's own object
+    return !too_deep;
+  };
+  nlohmann::json doc = nlohmann::json::parse(body, bounded, /*allow_exceptions=*/false);
   bool repaired = false;
-  if (doc.is_discarded() && !valid_utf8(body)) {
-    doc = nlohmann::json::parse(replace_invalid_utf8(body), nullptr, false);
+  if (doc.is_discarded() && !too_deep && !valid_utf8(body)) {
+    doc = nlohmann::json::parse(replace_invalid_utf8(body), bounded, false);
     repaired = true;
   }
-  if (doc.is_discarded() || !doc.is_object()) return kInvalidJson;
+  if (too_deep || doc.is_discarded() || !doc.is_object()) return kInvalidJson;
   auto group = doc.find("group");
   auto name = doc.find("name");
   if (group != doc.end()) {

@@ -2,7 +2,8 @@
 //
 // Empty, or a JSON object with optional "group" (0-64 of [A-Za-z0-9._-]) and
 // "name" (0-64 code points of valid UTF-8); other members are ignored, JSON
-// null is invalid, not absent. Errors come in the protocol's order:
+// null is invalid, not absent, and nesting deeper than a throw body may
+// (kMaxJsonDepth) is invalid_json. Errors come in the protocol's order:
 // invalid_json, then invalid_group, then invalid_name.
 //
 // Invalid UTF-8 makes a body invalid JSON, but a client that sent a name with

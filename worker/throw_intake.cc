@@ -21,23 +21,16 @@ constexpr size_t kMaxNodeIdBytes = 32;  // docs/API.md "Identifiers": a longer i
 ThrowIntake::ThrowIntake(MasterLink& link, uint32_t max_body_bytes) : link_(link), max_body_bytes_(max_body_bytes) {}
 
 std::optional<EarlyResponse> ThrowIntake::on_headers(HttpConnection&, const HttpRequest& req) {
-  if (req.method == Method::Options) return std::nullopt;
-  http::RouteMatch m = http::match_route(req.path());
-  if (m.route == Route::Healthz) {
-    if (req.method != Method::Get) return http::method_not_allowed("GET, OPTIONS");
-    return std::nullopt;
-  }
-  if (m.route != Route::NodeSprites) return http::not_found();
-  if (req.method != Method::Post) return http::method_not_allowed("POST, OPTIONS");
-  if (!http::request_token(req)) {
+  http::RouteMatch match;
+  std::optional<EarlyResponse> early =
+      http::screen({{Route::Healthz, http::method_bit(Method::Get), false},
+                    {Route::NodeSprites, http::method_bit(Method::Post), true}},
+                   req, max_body_bytes_, match);
+  // A throw refused for its token or its size is a rejected throw (stats).
+  if (early && match.route == Route::NodeSprites && (early->status == 401 || early->status == 413)) {
     link_.count_rejected();
-    return http::unauthorized("missing or malformed Authorization: Bearer header");
   }
-  if (req.has_content_length && req.content_length > max_body_bytes_) {
-    link_.count_rejected();
-    return EarlyResponse{413, http::error_body("too_large", "the throw body exceeds the limit"), {}};
-  }
-  return std::nullopt;
+  return early;
 }
 
 void ThrowIntake::reject(HttpConnection& conn, uint32_t slot, uint16_t status, std::string_view code,

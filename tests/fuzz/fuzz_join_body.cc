@@ -8,7 +8,8 @@
 //   the rules of join_body.h: empty is OK; not JSON or not an object is
 //   invalid_json; then group (a string of 0-64 [A-Za-z0-9._-]); then name (a
 //   string of at most 64 code points). Result fields must equal the DOM's. A
-//   raw NUL byte anywhere makes the body invalid_json (JSON text has none).
+//   raw NUL byte anywhere, or nesting deeper than 64 levels, makes the body
+//   invalid_json.
 // - For a body that is not valid UTF-8 the answer must be an error, and
 //   invalid_group only if the body is a JSON object once its bad bytes are
 //   replaced (the "repair" path); we do not re-implement the repair, so which
@@ -18,6 +19,7 @@
 //
 // Dropped alternative: asserting the repaired-body error exactly. That needs a
 // second copy of the replacement rule, which would share any misreading of it.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -101,6 +103,14 @@ size_t code_points(std::string_view utf8) {
   return n;
 }
 
+// How deep a parsed value nests, itself counted (a scalar: 0).
+size_t nesting(const Json& value) {
+  if (!value.is_structured()) return 0;
+  size_t deepest = 0;
+  for (const Json& child : value) deepest = std::max(deepest, nesting(child));
+  return deepest + 1;
+}
+
 // The answer join_body.h promises for a body of valid UTF-8: an error code, or
 // empty for success.
 std::string_view expected_code(std::string_view body, const Json& doc) {
@@ -109,6 +119,7 @@ std::string_view expected_code(std::string_view body, const Json& doc) {
   // the input ended there, so "{}\0junk" would parse; the oracle says no.
   if (body.find('\0') != std::string_view::npos) return "invalid_json";
   if (doc.is_discarded() || !doc.is_object()) return "invalid_json";
+  if (nesting(doc) > 64) return "invalid_json";  // the throw body's bound
   auto group = doc.find("group");
   if (group != doc.end() && (!group->is_string() || !group_chars(group->get_ref<const std::string&>()))) {
     return "invalid_group";

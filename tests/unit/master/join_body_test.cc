@@ -70,3 +70,17 @@ TEST_CASE("a NUL byte in a join body is invalid_json, not the end of the body") 
   CHECK(error_of(std::string_view("{}\0junk", 7)) == "invalid_json");
   CHECK(error_of(std::string_view("{\"name\":\"a\"}\0", 13)) == "invalid_json");
 }
+
+TEST_CASE("a join body nests at most 64 levels, its own object counted, as a throw body") {
+  auto nested = [](int levels) {
+    // {"x":[[...]]}: the object, then levels - 1 arrays.
+    return "{\"x\":" + std::string(static_cast<size_t>(levels - 1), '[') + std::string(static_cast<size_t>(levels - 1), ']') + "}";
+  };
+  CHECK(std::holds_alternative<JoinBody>(parse_join_body(nested(64))));
+  auto deep = parse_join_body(nested(65));
+  REQUIRE(std::holds_alternative<JoinBodyError>(deep));
+  CHECK(std::get<JoinBodyError>(deep).code == "invalid_json");
+  auto deeper = parse_join_body(nested(5000));
+  REQUIRE(std::holds_alternative<JoinBodyError>(deeper));
+  CHECK(std::get<JoinBodyError>(deeper).code == "invalid_json");
+}
