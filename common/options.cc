@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <sys/stat.h>
@@ -27,7 +28,7 @@ std::string default_ipc_path(uint16_t master_port, long pid) {
 
 int parse_options(int argc, char** argv, const char* program, Options& out) {
   CLI::App app{"sprites relay: " + std::string(program), program};
-  app.option_defaults()->always_capture_default();
+  app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   // Flags of other processes are accepted silently (a process ignores the
   // options that are not its own, docs/API.md "Options").
   app.allow_extras(false);
@@ -86,8 +87,9 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
   app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,
                  "(internal) create the IPC socket, send it over this Unix socket and exit")
       ->group("Internal");
-  app.add_option("--worker-index", out.worker_index, "(internal) which worker this is")
+  app.add_option("--ready-fd", out.ready_fd, "(internal) where the master reports that it serves")
       ->group("Internal");
+  app.add_flag("--print-config", out.print_config, "print the resolved options as JSON and exit");
   std::string ignored_bin_dir;
   app.add_option("--bin-dir", ignored_bin_dir, "(supervisor) where the binaries are")->group("Internal");
 
@@ -97,6 +99,10 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
     int code = app.exit(e, std::cout, std::cerr);
     return code == 0 ? 0 : 2;
   }
+  if (out.master_port != 0 && out.master_port == out.worker_port) {
+    std::cerr << "--master-port and --worker-port are both " << out.master_port << ": they must differ\n";
+    return 2;
+  }
   if (out.workers == 0) {
     unsigned cpus = std::thread::hardware_concurrency();
     out.workers = cpus == 0 ? 1 : cpus;
@@ -104,10 +110,36 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
   if (out.ipc_path.empty()) {
     // docs/API.md "Options": with master port 0 the socket is named after the
     // supervisor, which is this process's parent when it asks for a handoff.
-    const long pid = out.ipc_handoff_fd >= 0 ? static_cast<long>(::getppid()) : static_cast<long>(::getpid());
+    const bool for_supervisor = out.ipc_handoff_fd >= 0 || out.print_config;
+    const long pid = for_supervisor ? static_cast<long>(::getppid()) : static_cast<long>(::getpid());
     out.ipc_path = default_ipc_path(out.master_port, pid);
   }
+  if (out.print_config) {
+    std::cout << options_json(out) << std::endl;
+    return 0;
+  }
   return -1;
+}
+
+std::string options_json(const Options& o) {
+  nlohmann::ordered_json j;
+  j["host"] = o.host;
+  j["master-port"] = o.master_port;
+  j["worker-port"] = o.worker_port;
+  j["workers"] = o.workers;
+  j["ipc-path"] = o.ipc_path;
+  j["grid-width"] = o.grid_width;
+  j["poll-timeout-ms"] = o.poll_timeout_ms;
+  j["node-ttl-ms"] = o.node_ttl_ms;
+  j["mailbox-limit"] = o.mailbox_limit;
+  j["rate-limit"] = o.rate_limit;
+  j["max-body-bytes"] = o.max_body_bytes;
+  j["max-nodes"] = o.max_nodes;
+  j["request-timeout-ms"] = o.request_timeout_ms;
+  j["idle-timeout-ms"] = o.idle_timeout_ms;
+  j["master-timeout-ms"] = o.master_timeout_ms;
+  j["log-level"] = o.log_level;
+  return j.dump();
 }
 
 }  // namespace sprites

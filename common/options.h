@@ -1,7 +1,11 @@
-// Options: the one option table shared by the master, the workers and the
-// supervisor (docs/API.md "Options"). Every process accepts every option and
-// ignores those that are not its own, so the supervisor can pass its whole
-// command line through.
+// Options: the one option table of the relay (docs/API.md "Options"): the
+// master, the workers and the supervisor all take their options from it. Every
+// process accepts every option and ignores those that are not its own, so the
+// supervisor passes its whole command line through; it learns what it needs
+// (host, ports, worker count, log level) from `sprites-master --print-config`,
+// which prints the options resolved from flags, environment and defaults as
+// one JSON object. An option given twice takes the last value, so the
+// supervisor can append what it resolved (bound ports, the IPC path).
 //
 // Each option is a `--name value` flag or a `SPRITES_NAME` environment variable;
 // a flag wins. CLI11 does the parsing (flags, env fallbacks, range checks, --help)
@@ -11,9 +15,10 @@
 // Some options are internal to the supervisor/child contract and not in the
 // protocol's table: --master-fd / --worker-fd / --ipc-fd hand a listening
 // socket the supervisor already holds to the child (so port 0 and restarts
-// keep one port, and the IPC path is never free between two masters), and
+// keep one port, and the IPC path is never free between two masters),
 // --ipc-handoff-fd asks the master binary to create the IPC socket and pass it
-// back (ipc/socket_file.h).
+// back (ipc/socket_file.h), and --ready-fd is where the master reports that it
+// serves and how many workers it has (master/ready_report.h).
 #pragma once
 
 #include <cstdint>
@@ -25,7 +30,7 @@ struct Options {
   std::string host = "0.0.0.0";
   uint16_t master_port = 8000;
   uint16_t worker_port = 8001;
-  unsigned workers = 0;  // 0 until parsed: then the number of CPUs
+  unsigned workers = 0;  // the supervisor's (--print-config reports it); 0 until parsed: the number of CPUs
   std::string ipc_path;  // default_ipc_path() when not given
   uint32_t grid_width = 8;
   uint32_t poll_timeout_ms = 60000;
@@ -42,13 +47,18 @@ struct Options {
   int worker_fd = -1;  // inherited listening socket for the worker port
   int ipc_fd = -1;     // inherited IPC listening socket (master)
   int ipc_handoff_fd = -1;  // master: create the IPC socket, send it over this fd, exit
-  unsigned worker_index = 0;
+  int ready_fd = -1;        // master: report serving and worker counts here
+  bool print_config = false;
 };
 
 // Parses argv and SPRITES_* environment variables into `out`. Returns -1 when
 // the process should go on, or an exit code (0 after --help, 2 on a bad option)
 // after printing the reason. `program` names the process in --help.
 int parse_options(int argc, char** argv, const char* program, Options& out);
+
+// The options as one JSON object, names as on the command line
+// ({"host":..., "master-port":..., ...}): what --print-config prints.
+std::string options_json(const Options& options);
 
 // The default IPC path: sprites-<master port>.sock (with master port 0,
 // sprites-<pid>.sock where pid is the given one) in the first of

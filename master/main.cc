@@ -29,6 +29,7 @@
 #include "common/process.h"
 #include "ipc/socket_file.h"
 #include "master/api.h"
+#include "master/ready_report.h"
 #include "master/relay.h"
 #include "master/snapshot.h"
 #include "master/uv_relay_clock.h"
@@ -80,8 +81,10 @@ struct Master {
             },
             options.max_body_bytes),
         listener(loop, api, http_limits(options)),
-        snapshot_path(master::snapshot_path_for(options.ipc_path)) {
+        snapshot_path(master::snapshot_path_for(options.ipc_path)),
+        ready(options.ready_fd) {
     answerer.attach(listener);
+    link.on_workers_changed([this](size_t n) { ready.workers(n); });
   }
 
   // The first stop signal. Workers first: no throw may be accepted after the
@@ -108,6 +111,7 @@ struct Master {
   master::Api api;
   http::HttpListener listener;
   std::string snapshot_path;
+  master::ReadyReport ready;
 };
 
 // --ipc-handoff-fd: make the IPC socket and pass it to the supervisor.
@@ -174,6 +178,7 @@ int main(int argc, char** argv) {
       });
       LOG_INFO("serving on port %u, ipc %s, grid width %u, max nodes %llu", m.listener.port(),
                options.ipc_path.c_str(), m.config.grid_width, static_cast<unsigned long long>(m.config.max_nodes));
+      m.ready.serving();
       process.run();
     }
   }  // the parts close, last made first

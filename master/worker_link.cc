@@ -189,6 +189,7 @@ bool WorkerLink::on_hello(Worker& w, const ipc::FrameView& frame) {
   w.channel->set_max_frame_length(ipc::max_throw_frame_length(max_body_bytes_));
   ++hello_count_;
   LOG_INFO("worker pid %u connected (%zu connected)", w.pid, hello_count_);
+  if (on_workers_changed_) on_workers_changed_(hello_count_);
   return true;
 }
 
@@ -223,6 +224,7 @@ void WorkerLink::on_closed(Worker* w) {
   if (w->said_hello) {
     --hello_count_;
     LOG_INFO("worker pid %u disconnected (%zu connected)", w->pid, hello_count_);
+    if (on_workers_changed_) on_workers_changed_(hello_count_);
   }
   // The Channel allows its destruction from inside on_closed.
   auto it = std::find_if(workers_.begin(), workers_.end(), [w](const auto& p) { return p.get() == w; });

@@ -26,6 +26,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,6 +62,8 @@ class WorkerLink {
   // Listens on a socket the supervisor made and keeps. 0, or a libuv error.
   int adopt(int fd);
   size_t workers_connected() const { return hello_count_; }
+  // Called with the new count each time a worker says hello or goes.
+  void on_workers_changed(std::function<void(size_t)> f) { on_workers_changed_ = std::move(f); }
   // Stops listening, closes every channel, removes a socket file it made.
   void close();
 
@@ -89,6 +92,7 @@ class WorkerLink {
   std::string owned_path_;  // removed on close: made by listen(), not adopted
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t hello_count_ = 0;
+  std::function<void(size_t)> on_workers_changed_;
   uint64_t expired_ = 0;           // throws dropped because their worker had given up
   uint64_t expired_logged_at_ = 0;
 };

@@ -110,6 +110,24 @@ TEST_CASE("options come from SPRITES_ environment variables, and a flag wins ove
   CHECK(nodes[0].joined["poll_timeout_ms"] == 1234);
 }
 
+TEST_CASE("the supervisor takes every option as the binaries do, a fractional rate limit included") {
+  RelayProcess relay({"--rate-limit", "2.5"});  // a burst of 5 throws
+  Node a = join(relay.master_port(), "g", "a");
+  int accepted = 0;
+  for (int i = 0; i < 20; ++i) accepted += throw_sprite(relay.worker_port(), a, "up", "{}").status == 202 ? 1 : 0;
+  CHECK(accepted >= 5);
+  CHECK(accepted < 20);  // refilled at 2.5/s, all 20 would take 6 s
+}
+
+TEST_CASE("the supervisor refuses what the binaries refuse, with their reason and status 2") {
+  FinishedRun run = run_supervisor_to_exit({SPRITES_SUPERVISOR, "--bin-dir", SPRITES_BIN_DIR, "--grid-width", "0"});
+  INFO(run.output);
+  CHECK(run.status.exited);
+  CHECK(run.status.code == 2);
+  CHECK(run.output.find("--grid-width") != std::string::npos);
+  CHECK(run.output.find("ready master=") == std::string::npos);
+}
+
 TEST_CASE("two relays run side by side without sharing state") {
   RelayProcess first;
   RelayProcess second;

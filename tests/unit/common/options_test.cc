@@ -5,6 +5,8 @@
 // puts them back afterwards.
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,4 +300,37 @@ TEST_CASE("an explicit IPC path is kept as given") {
   Options o;
   REQUIRE(parse({"--master-port", "0", "--ipc-path", "/tmp/mine.sock"}, o) == -1);
   CHECK(o.ipc_path == "/tmp/mine.sock");
+}
+
+TEST_CASE("an option given twice takes the last value, so the supervisor can append what it resolved") {
+  CleanEnvironment env;
+  Options o;
+  REQUIRE(parse({"--master-port", "0", "--grid-width", "4", "--master-port", "8123"}, o) == -1);
+  CHECK(o.master_port == 8123);
+  CHECK(o.grid_width == 4);
+}
+
+TEST_CASE("the same port for master and workers is a usage error") {
+  CleanEnvironment env;
+  Options o;
+  CHECK(parse({"--master-port", "9000", "--worker-port", "9000"}, o) == 2);
+  CHECK(parse({"--master-port", "0", "--worker-port", "0"}, o) == -1);  // both chosen by the system
+}
+
+TEST_CASE("the resolved options print as one JSON object named as on the command line") {
+  CleanEnvironment env;
+  env.set("SPRITES_NODE_TTL_MS", "1234");
+  Options o;
+  REQUIRE(parse({"--rate-limit", "2.5", "--workers", "3"}, o) == -1);
+  nlohmann::json j = nlohmann::json::parse(sprites::options_json(o));
+  CHECK(j["rate-limit"] == 2.5);
+  CHECK(j["workers"] == 3);
+  CHECK(j["node-ttl-ms"] == 1234);
+  CHECK(j["master-port"] == 8000);
+  CHECK(j["log-level"] == "info");
+  CHECK(j["ipc-path"] == o.ipc_path);
+  for (const char* name : {"host", "worker-port", "grid-width", "poll-timeout-ms", "mailbox-limit", "max-body-bytes",
+                           "max-nodes", "request-timeout-ms", "idle-timeout-ms", "master-timeout-ms"}) {
+    CHECK(j.contains(name));
+  }
 }
