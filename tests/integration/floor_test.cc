@@ -28,7 +28,6 @@ void check_every_record_relayed(const Json& r) {
   CHECK(r["answered"] == r["sent"]);
   CHECK(r["delivered"] == r["sent"]);
   CHECK(r["per_s"].get<double>() > 0);
-  CHECK(r["server_cpu_us_per_record"].get<double>() > 0);  // relaying costs the server something
   const Json& l = r["latency_ms"];
   CHECK(l["p50"].get<double>() > 0);
   CHECK(l["p50"].get<double>() <= l["p99"].get<double>());
@@ -42,6 +41,9 @@ TEST_CASE("sprites-floor: a closed loop relays every record through worker and m
   // Eight in flight refill as they land: far more than eight went out.
   CHECK(r["sent"].get<uint64_t>() > 8);
   check_every_record_relayed(r);
+  // A closed loop keeps the server busy the whole window: its CPU shows,
+  // even counted in clock ticks (an open loop at a low rate may not).
+  CHECK(r["server_cpu_us_per_record"].get<double>() > 0);
 }
 
 TEST_CASE("sprites-floor: an open loop relays every record it paces out") {
