@@ -266,43 +266,81 @@ std::string trim(std::string text) {
   return text.substr(begin, end - begin + 1);
 }
 
+// The subcommands, declared on `app` with their options bound to `args`.
+struct Subcommands {
+  CLI::App* join;
+  CLI::App* listen;
+  CLI::App* throw_cmd;
+  CLI::App* leave;
+};
+
+Subcommands declare(CLI::App& app, Args& args) {
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--master", args.master, "master address host:port")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--worker", args.worker, "worker address host:port")->envname("SPRITES_WORKER")->capture_default_str();
+
+  Subcommands sub;
+  sub.join = app.add_subcommand("join", "join a group; prints the 201 answer (node, token, neighbours) as one JSON line");
+  sub.join->add_option("--group", args.group, "group to join (default: the default group \"\")");
+  sub.join->add_option("--name", args.name, "name shown to the neighbours");
+
+  auto identity = [&args](CLI::App* cmd) {
+    cmd->add_option("--node", args.node, "node id (env SPRITES_NODE)")->envname("SPRITES_NODE")->required();
+    cmd->add_option("--token", args.token, "the node's token (env SPRITES_TOKEN)")->envname("SPRITES_TOKEN")->required();
+  };
+  sub.listen = app.add_subcommand("listen", "hold the long-poll; prints each event as one JSON line as it arrives");
+  identity(sub.listen);
+  sub.listen->add_option("--after", args.after, "first cursor: events up to this seq count as acknowledged");
+  sub.listen->add_option("--timeout-ms", args.timeout_ms, "timeout_ms of each poll (default: the server's)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{3600000}));
+  sub.listen->add_option("--count", args.count, "exit after printing this many events (0: never)");
+
+  sub.throw_cmd = app.add_subcommand("throw", "throw a sprite off an edge; prints the 202 answer");
+  identity(sub.throw_cmd);
+  sub.throw_cmd->add_option("--direction", args.direction, "left, right, up or down")->required();
+  auto* sprite = sub.throw_cmd->add_option("--sprite", args.sprite, "the sprite, a JSON object");
+  auto* sprite_file = sub.throw_cmd->add_option("--sprite-file", args.sprite_file, "file holding the sprite (- for stdin)");
+  sprite->excludes(sprite_file);
+  sprite_file->excludes(sprite);
+  sub.throw_cmd->add_option("--id", args.id, "the sprite's id (up to 64 characters)");
+
+  sub.leave = app.add_subcommand("leave", "leave the grid");
+  identity(sub.leave);
+  return sub;
+}
+
+// The sprite of a throw, from --sprite or --sprite-file, checked to be a JSON
+// object; nullopt after saying why.
+std::optional<std::string> sprite_of(const Args& args) {
+  std::string text;
+  if (args.sprite) {
+    text = trim(*args.sprite);
+  } else if (args.sprite_file) {
+    std::optional<std::string> file = read_file(*args.sprite_file);
+    if (!file) {
+      say_error("cannot read --sprite-file " + *args.sprite_file);
+      return std::nullopt;
+    }
+    text = trim(std::move(*file));
+  } else {
+    say_error("throw needs --sprite JSON or --sprite-file FILE");
+    return std::nullopt;
+  }
+  std::optional<Json> parsed = parse_json(text);
+  if (!parsed || !parsed->is_object()) {
+    say_error("the sprite must be a JSON object, e.g. --sprite '{\"kind\":\"cat\"}'");
+    return std::nullopt;
+  }
+  return text;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sprites-cli: join, listen, throw and leave as one node of a sprites relay", "sprites-cli"};
-  app.require_subcommand(1);
-  app.fallthrough();
   Args args;
-  app.add_option("--master", args.master, "master address host:port")->envname("SPRITES_MASTER")->capture_default_str();
-  app.add_option("--worker", args.worker, "worker address host:port")->envname("SPRITES_WORKER")->capture_default_str();
-
-  CLI::App* join = app.add_subcommand("join", "join a group; prints the 201 answer (node, token, neighbours) as one JSON line");
-  join->add_option("--group", args.group, "group to join (default: the default group \"\")");
-  join->add_option("--name", args.name, "name shown to the neighbours");
-
-  auto identity = [&args](CLI::App* sub) {
-    sub->add_option("--node", args.node, "node id (env SPRITES_NODE)")->envname("SPRITES_NODE")->required();
-    sub->add_option("--token", args.token, "the node's token (env SPRITES_TOKEN)")->envname("SPRITES_TOKEN")->required();
-  };
-  CLI::App* listen = app.add_subcommand("listen", "hold the long-poll; prints each event as one JSON line as it arrives");
-  identity(listen);
-  listen->add_option("--after", args.after, "first cursor: events up to this seq count as acknowledged");
-  listen->add_option("--timeout-ms", args.timeout_ms, "timeout_ms of each poll (default: the server's)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{3600000}));
-  listen->add_option("--count", args.count, "exit after printing this many events (0: never)");
-
-  CLI::App* throw_cmd = app.add_subcommand("throw", "throw a sprite off an edge; prints the 202 answer");
-  identity(throw_cmd);
-  throw_cmd->add_option("--direction", args.direction, "left, right, up or down")->required();
-  auto* sprite = throw_cmd->add_option("--sprite", args.sprite, "the sprite, a JSON object");
-  auto* sprite_file = throw_cmd->add_option("--sprite-file", args.sprite_file, "file holding the sprite (- for stdin)");
-  sprite->excludes(sprite_file);
-  sprite_file->excludes(sprite);
-  throw_cmd->add_option("--id", args.id, "the sprite's id (up to 64 characters)");
-
-  CLI::App* leave = app.add_subcommand("leave", "leave the grid");
-  identity(leave);
-
+  const Subcommands sub = declare(app, args);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -320,33 +358,16 @@ int main(int argc, char** argv) {
     say_error("--worker: " + error);
     return 2;
   }
-
   std::optional<Direction> direction;
-  std::string sprite_text;
-  if (throw_cmd->parsed()) {
+  std::optional<std::string> sprite_text;
+  if (sub.throw_cmd->parsed()) {
     direction = parse_direction(args.direction);
     if (!direction) {
       say_error("--direction must be left, right, up or down, not '" + args.direction + "'");
       return 2;
     }
-    if (args.sprite) {
-      sprite_text = trim(*args.sprite);
-    } else if (args.sprite_file) {
-      std::optional<std::string> text = read_file(*args.sprite_file);
-      if (!text) {
-        say_error("cannot read --sprite-file " + *args.sprite_file);
-        return 2;
-      }
-      sprite_text = trim(std::move(*text));
-    } else {
-      say_error("throw needs --sprite JSON or --sprite-file FILE");
-      return 2;
-    }
-    std::optional<Json> parsed = parse_json(sprite_text);
-    if (!parsed || !parsed->is_object()) {
-      say_error("the sprite must be a JSON object, e.g. --sprite '{\"kind\":\"cat\"}'");
-      return 2;
-    }
+    sprite_text = sprite_of(args);
+    if (!sprite_text) return 2;
   }
 
   ::signal(SIGPIPE, SIG_IGN);
@@ -354,9 +375,9 @@ int main(int argc, char** argv) {
   int code = 1;
   {
     Command command(loop, *master, *worker);
-    if (join->parsed()) command.join(args);
-    else if (listen->parsed()) command.listen(args);
-    else if (throw_cmd->parsed()) command.throw_sprite(args, *direction, sprite_text);
+    if (sub.join->parsed()) command.join(args);
+    else if (sub.listen->parsed()) command.listen(args);
+    else if (sub.throw_cmd->parsed()) command.throw_sprite(args, *direction, *sprite_text);
     else command.leave(args);
     uv_run(loop, UV_RUN_DEFAULT);
     code = command.exit_code();

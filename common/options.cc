@@ -26,11 +26,11 @@ std::string default_ipc_path(uint16_t master_port, long pid) {
   return dir + "/sprites-" + std::to_string(suffix) + ".sock";
 }
 
-int parse_options(int argc, char** argv, const char* program, Options& out) {
-  CLI::App app{"sprites relay: " + std::string(program), program};
+namespace {
+
+// The table: every option's flag, environment variable, range and help.
+void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
   app.option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  // Flags of other processes are accepted silently (a process ignores the
-  // options that are not its own, docs/API.md "Options").
   app.allow_extras(false);
 
   app.add_option("--host", out.host, "address both ports bind")->envname("SPRITES_HOST");
@@ -90,18 +90,15 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
   app.add_option("--ready-fd", out.ready_fd, "(internal) where the master reports that it serves")
       ->group("Internal");
   app.add_flag("--print-config", out.print_config, "print the resolved options as JSON and exit");
-  std::string ignored_bin_dir;
   app.add_option("--bin-dir", ignored_bin_dir, "(supervisor) where the binaries are")->group("Internal");
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e, std::cout, std::cerr);
-    return code == 0 ? 0 : 2;
-  }
+// What the table cannot say: checks across options, and defaults that depend
+// on the machine or the process. False after saying why.
+bool resolve(Options& out) {
   if (out.master_port != 0 && out.master_port == out.worker_port) {
     std::cerr << "--master-port and --worker-port are both " << out.master_port << ": they must differ\n";
-    return 2;
+    return false;
   }
   if (out.workers == 0) {
     unsigned cpus = std::thread::hardware_concurrency();
@@ -114,6 +111,22 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
     const long pid = for_supervisor ? static_cast<long>(::getppid()) : static_cast<long>(::getpid());
     out.ipc_path = default_ipc_path(out.master_port, pid);
   }
+  return true;
+}
+
+}  // namespace
+
+int parse_options(int argc, char** argv, const char* program, Options& out) {
+  CLI::App app{"sprites relay: " + std::string(program), program};
+  std::string ignored_bin_dir;
+  declare(app, out, ignored_bin_dir);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, std::cout, std::cerr);
+    return code == 0 ? 0 : 2;
+  }
+  if (!resolve(out)) return 2;
   if (out.print_config) {
     std::cout << options_json(out) << std::endl;
     return 0;

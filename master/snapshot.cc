@@ -317,7 +317,10 @@ std::string snapshot_header(const std::string& json_text) {
   return line;
 }
 
-bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_width, const std::string& path) {
+namespace {
+
+// The whole state as the document the file holds; `nodes` counts them.
+json snapshot_document(const Relay& relay, const Counters& counters, uint32_t grid_width, size_t& nodes) {
   json doc;
   doc["version"] = kVersion;
   doc["written_at_ms"] = wall_ms();
@@ -326,7 +329,7 @@ bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_
                      {"returned", counters.returned}, {"dropped", counters.dropped},
                      {"rejected", counters.rejected}};
   json groups = json::array();
-  size_t nodes = 0;
+  nodes = 0;
   relay.for_each_group([&](const Group& group) {
     json list = json::array();
     for (uint32_t slot = 0; slot < group.grid.size(); ++slot) {
@@ -352,9 +355,11 @@ bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_
     groups.push_back({{"name", group.name}, {"nodes", std::move(list)}});
   });
   doc["groups"] = std::move(groups);
-  const std::string body = doc.dump();
-  const std::string text = snapshot_header(body) + body;
+  return doc;
+}
 
+// Writes `text` to `path` as a fresh 0600 file, whole or not at all.
+bool write_private(const std::string& path, const std::string& text) {
   // A fresh 0600 file (O_EXCL|O_NOFOLLOW: never through a link, never into
   // someone else's file), synced, then renamed over the old name.
   const std::string tmp = path + ".tmp";
@@ -389,6 +394,16 @@ bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_
     ::fsync(dir);
     ::close(dir);
   }
+  return true;
+}
+
+}  // namespace
+
+bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_width, const std::string& path) {
+  size_t nodes = 0;
+  const std::string body = snapshot_document(relay, counters, grid_width, nodes).dump();
+  const std::string text = snapshot_header(body) + body;
+  if (!write_private(path, text)) return false;
   LOG_INFO("snapshot written to %s: %zu nodes, %zu bytes", path.c_str(), nodes, text.size());
   return true;
 }

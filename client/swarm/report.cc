@@ -66,10 +66,21 @@ std::string fmt(const char* format, double v) {
 
 }  // namespace
 
-OJson build_report(const SwarmOptions& o, const std::vector<ChildFigures>& children, const RunFacts& facts) {
+namespace {
+
+// What the children counted, added up.
+struct Totals {
   ChildFigures sum;
+  double join_s = 0;
+  double children_cpu_s = 0;
+  uint64_t lost = 0;
+  uint64_t duplicated = 0;
+};
+
+Totals add_up(const std::vector<ChildFigures>& children) {
+  Totals t;
+  ChildFigures& sum = t.sum;
   uint64_t join_start = UINT64_MAX, join_end = 0;
-  double children_cpu = 0;
   for (const ChildFigures& c : children) {
     sum.asked += c.asked;
     sum.joined += c.joined;
@@ -93,67 +104,77 @@ OJson build_report(const SwarmOptions& o, const std::vector<ChildFigures>& child
     sum.returned += c.returned;
     sum.foreign += c.foreign;
     sum.seq_duplicates += c.seq_duplicates;
-    children_cpu += c.cpu_user_s + c.cpu_system_s;
+    t.children_cpu_s += c.cpu_user_s + c.cpu_system_s;
   }
-  uint64_t lost = 0, cross_duplicates = 0;
-  count_lost(children, lost, cross_duplicates);
-  uint64_t duplicated = sum.duplicated + cross_duplicates;
-  double window_s = facts.window_s;
-  double join_s = join_end > join_start && join_start != UINT64_MAX ? static_cast<double>(join_end - join_start) / 1e9 : 0;
+  uint64_t cross_duplicates = 0;
+  count_lost(children, t.lost, cross_duplicates);
+  t.duplicated = sum.duplicated + cross_duplicates;
+  t.join_s = join_end > join_start && join_start != UINT64_MAX ? static_cast<double>(join_end - join_start) / 1e9 : 0;
+  return t;
+}
 
-  OJson config = {{"master", o.master.text},
-                  {"worker", o.worker.text},
-                  {"nodes", o.nodes},
-                  {"groups", o.groups},
-                  {"procs", o.procs},
-                  {"mode", load_mode_name(o.mode)},
-                  {"interval_s", o.mode == LoadMode::Interval ? OJson(static_cast<double>(o.interval_ms) / 1000.0) : OJson()},
-                  {"rate", o.mode == LoadMode::Rate ? OJson(o.rate) : OJson()},
-                  {"closed", o.mode == LoadMode::Closed ? OJson(o.closed) : OJson()},
-                  {"join_rate", o.join_rate},
-                  {"warmup_s", static_cast<double>(o.warmup_ms) / 1000.0},
-                  {"duration_s", static_cast<double>(o.duration_ms) / 1000.0},
-                  {"drain_limit_s", static_cast<double>(o.drain_ms) / 1000.0}};
+OJson config_json(const SwarmOptions& o) {
+  return {{"master", o.master.text},
+          {"worker", o.worker.text},
+          {"nodes", o.nodes},
+          {"groups", o.groups},
+          {"procs", o.procs},
+          {"mode", load_mode_name(o.mode)},
+          {"interval_s", o.mode == LoadMode::Interval ? OJson(static_cast<double>(o.interval_ms) / 1000.0) : OJson()},
+          {"rate", o.mode == LoadMode::Rate ? OJson(o.rate) : OJson()},
+          {"closed", o.mode == LoadMode::Closed ? OJson(o.closed) : OJson()},
+          {"join_rate", o.join_rate},
+          {"warmup_s", static_cast<double>(o.warmup_ms) / 1000.0},
+          {"duration_s", static_cast<double>(o.duration_ms) / 1000.0},
+          {"drain_limit_s", static_cast<double>(o.drain_ms) / 1000.0}};
+}
 
-  OJson nodes = {{"asked", sum.asked},
-                 {"joined", sum.joined},
-                 {"held", sum.held},
-                 {"gone", sum.gone},
-                 {"join_failures", counts(sum.join_failures)},
-                 {"poll_failures", counts(sum.poll_failures)},
-                 {"join_s", round2(join_s)},
-                 {"joins_per_s", round2(per_second(sum.joined, join_s))}};
+OJson nodes_json(const Totals& t) {
+  const ChildFigures& sum = t.sum;
+  return {{"asked", sum.asked},
+          {"joined", sum.joined},
+          {"held", sum.held},
+          {"gone", sum.gone},
+          {"join_failures", counts(sum.join_failures)},
+          {"poll_failures", counts(sum.poll_failures)},
+          {"join_s", round2(t.join_s)},
+          {"joins_per_s", round2(per_second(sum.joined, t.join_s))}};
+}
 
-  OJson throws = {{"sent", sum.sent},
-                  {"accepted", sum.accepted},
-                  {"rejected", counts(sum.rejected)},
-                  {"rejected_total", total(sum.rejected)},
-                  {"no_answer", sum.no_answer},
-                  {"skipped", sum.skipped},
-                  {"sent_per_s", round2(per_second(sum.sent, window_s))},
-                  {"accepted_per_s", round2(per_second(sum.accepted, window_s))}};
+OJson throws_json(const ChildFigures& sum, double window_s) {
+  return {{"sent", sum.sent},
+          {"accepted", sum.accepted},
+          {"rejected", counts(sum.rejected)},
+          {"rejected_total", total(sum.rejected)},
+          {"no_answer", sum.no_answer},
+          {"skipped", sum.skipped},
+          {"sent_per_s", round2(per_second(sum.sent, window_s))},
+          {"accepted_per_s", round2(per_second(sum.accepted, window_s))}};
+}
 
-  OJson deliveries = {{"count", sum.delivered},
-                      {"per_s", round2(per_second(sum.delivered, window_s))},
-                      {"lost", lost},
-                      {"duplicated", duplicated},
-                      {"returned", sum.returned},
-                      {"foreign", sum.foreign},
-                      {"seq_duplicates_dropped", sum.seq_duplicates},
-                      {"drained", facts.drained},
-                      {"drain_s", round2(facts.drain_s)}};
+OJson deliveries_json(const Totals& t, const RunFacts& facts) {
+  return {{"count", t.sum.delivered},
+          {"per_s", round2(per_second(t.sum.delivered, facts.window_s))},
+          {"lost", t.lost},
+          {"duplicated", t.duplicated},
+          {"returned", t.sum.returned},
+          {"foreign", t.sum.foreign},
+          {"seq_duplicates_dropped", t.sum.seq_duplicates},
+          {"drained", facts.drained},
+          {"drain_s", round2(facts.drain_s)}};
+}
 
-  const client::Histogram& h = sum.latency_ns;
-  OJson latency = {{"count", h.count()},
-                   {"p50", ms(h.percentile(50))},
-                   {"p90", ms(h.percentile(90))},
-                   {"p99", ms(h.percentile(99))},
-                   {"p99_9", ms(h.percentile(99.9))},
-                   {"max", ms(h.max())},
-                   {"mean", std::round(h.mean() / 1e3) / 1e3}};
+OJson latency_json(const client::Histogram& h) {
+  return {{"count", h.count()},
+          {"p50", ms(h.percentile(50))},
+          {"p90", ms(h.percentile(90))},
+          {"p99", ms(h.percentile(99))},
+          {"p99_9", ms(h.percentile(99.9))},
+          {"max", ms(h.max())},
+          {"mean", std::round(h.mean() / 1e3) / 1e3}};
+}
 
-  OJson run = {{"window_s", round2(window_s)}, {"sent", sum.sent_all}, {"accepted", sum.accepted_all}, {"delivered", sum.delivered_all}};
-
+OJson server_json(const ChildFigures& sum, const RunFacts& facts) {
   OJson server = {{"master_pid", facts.pids.master != 0 ? OJson(facts.pids.master) : OJson()},
                   {"worker_pids", facts.pids.workers},
                   {"master_rss_bytes", OJson()},
@@ -181,23 +202,32 @@ OJson build_report(const SwarmOptions& o, const std::vector<ChildFigures>& child
     server["cpu_s"] = round2(cpu);
     if (sum.delivered > 0) server["cpu_us_per_throw"] = round2(cpu * 1e6 / static_cast<double>(sum.delivered));
   }
+  return server;
+}
 
+}  // namespace
+
+OJson build_report(const SwarmOptions& o, const std::vector<ChildFigures>& children, const RunFacts& facts) {
+  const Totals t = add_up(children);
+  const ChildFigures& sum = t.sum;
+  OJson run = {{"window_s", round2(facts.window_s)},
+               {"sent", sum.sent_all},
+               {"accepted", sum.accepted_all},
+               {"delivered", sum.delivered_all}};
   OJson swarm = {{"cpu_s", round2(facts.swarm_user_s + facts.swarm_system_s)},
                  {"user_s", round2(facts.swarm_user_s)},
                  {"system_s", round2(facts.swarm_system_s)},
-                 {"children_cpu_s", round2(children_cpu)}};
-
-  OJson out = {{"ok", lost == 0 && duplicated == 0 && facts.problems.empty()},
-               {"config", std::move(config)},
-               {"nodes", std::move(nodes)},
-               {"throws", std::move(throws)},
-               {"deliveries", std::move(deliveries)},
-               {"latency_ms", std::move(latency)},
-               {"run", std::move(run)},
-               {"server", std::move(server)},
-               {"swarm", std::move(swarm)},
-               {"problems", facts.problems}};
-  return out;
+                 {"children_cpu_s", round2(t.children_cpu_s)}};
+  return {{"ok", t.lost == 0 && t.duplicated == 0 && facts.problems.empty()},
+          {"config", config_json(o)},
+          {"nodes", nodes_json(t)},
+          {"throws", throws_json(sum, facts.window_s)},
+          {"deliveries", deliveries_json(t, facts)},
+          {"latency_ms", latency_json(sum.latency_ns)},
+          {"run", std::move(run)},
+          {"server", server_json(sum, facts)},
+          {"swarm", std::move(swarm)},
+          {"problems", facts.problems}};
 }
 
 std::string render_text(const OJson& r) {

@@ -56,9 +56,10 @@ std::optional<uint64_t> parse_duration_ms(std::string_view text) {
   return static_cast<uint64_t>(std::llround(ms));
 }
 
-int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
-  CLI::App app{"sprites-swarm: a swarm of long-poll nodes that throw sprites at a sprites relay on this machine",
-               "sprites-swarm"};
+namespace {
+
+// The flags as given, before they are checked and turned into SwarmOptions.
+struct Flags {
   std::string master = "127.0.0.1:8000", worker = "127.0.0.1:8001";
   std::string interval, duration = "10s", warmup = "2s", drain = "10s", procs = "auto", source_base = "127.0.0.2";
   std::string worker_pids;
@@ -66,126 +67,162 @@ int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
   std::optional<uint32_t> closed;
   long master_pid = 0;
   std::optional<uint64_t> seed;
+};
 
-  app.add_option("--master", master, "master address host:port (loopback)")->envname("SPRITES_MASTER")->capture_default_str();
-  app.add_option("--worker", worker, "worker address host:port (loopback)")->envname("SPRITES_WORKER")->capture_default_str();
+void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
+  app.add_option("--master", f.master, "master address host:port (loopback)")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--worker", f.worker, "worker address host:port (loopback)")->envname("SPRITES_WORKER")->capture_default_str();
   app.add_option("--nodes", out.nodes, "long-poll nodes to hold")->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))->capture_default_str();
   app.add_option("--groups", out.groups, "groups the nodes are spread over")->check(CLI::Range(1u, 1000000u))->capture_default_str();
   app.add_option("--join-rate", out.join_rate, "joins per second, all processes together")->check(CLI::Range(0.1, 1e7))->capture_default_str();
-  auto* interval_opt = app.add_option("--interval", interval, "each node throws once per interval, phases spread (default 5s)");
-  auto* rate_opt = app.add_option("--rate", rate, "open loop: throws per second in total")->check(CLI::Range(0.001, 1e8));
-  auto* closed_opt = app.add_option("--closed", closed, "closed loop: throws in flight in total")->check(CLI::Range(1u, 1000000u));
+  auto* interval_opt = app.add_option("--interval", f.interval, "each node throws once per interval, phases spread (default 5s)");
+  auto* rate_opt = app.add_option("--rate", f.rate, "open loop: throws per second in total")->check(CLI::Range(0.001, 1e8));
+  auto* closed_opt = app.add_option("--closed", f.closed, "closed loop: throws in flight in total")->check(CLI::Range(1u, 1000000u));
   interval_opt->excludes(rate_opt)->excludes(closed_opt);
   rate_opt->excludes(interval_opt)->excludes(closed_opt);
   closed_opt->excludes(interval_opt)->excludes(rate_opt);
-  app.add_option("--duration", duration, "measured window (after the warmup)")->capture_default_str();
-  app.add_option("--warmup", warmup, "load before the measured window, left out of the figures")->capture_default_str();
-  app.add_option("--drain", drain, "longest wait for outstanding events after the window")->capture_default_str();
-  app.add_option("--procs", procs, "child processes: auto = ceil(nodes/8000), at least one per CPU; or a number")->capture_default_str();
-  app.add_option("--source-base", source_base, "first source address of the children's sockets (127.x.y.z), or none")->capture_default_str();
+  app.add_option("--duration", f.duration, "measured window (after the warmup)")->capture_default_str();
+  app.add_option("--warmup", f.warmup, "load before the measured window, left out of the figures")->capture_default_str();
+  app.add_option("--drain", f.drain, "longest wait for outstanding events after the window")->capture_default_str();
+  app.add_option("--procs", f.procs, "child processes: auto = ceil(nodes/8000), at least one per CPU; or a number")->capture_default_str();
+  app.add_option("--source-base", f.source_base, "first source address of the children's sockets (127.x.y.z), or none")->capture_default_str();
   app.add_option("--poll-timeout-ms", out.poll_timeout_ms, "timeout_ms of each poll (0: the server's default)");
   app.add_option("--group-prefix", out.group_prefix, "group names are prefix + number (default: unique per run)");
-  app.add_option("--seed", seed, "random seed (default: from the clock)");
-  app.add_option("--master-pid", master_pid, "pid of sprites-master (default: found in /proc by the master port)");
-  app.add_option("--worker-pids", worker_pids, "pids of the sprites-worker processes, comma-separated");
+  app.add_option("--seed", f.seed, "random seed (default: from the clock)");
+  app.add_option("--master-pid", f.master_pid, "pid of sprites-master (default: found in /proc by the master port)");
+  app.add_option("--worker-pids", f.worker_pids, "pids of the sprites-worker processes, comma-separated");
   app.add_flag("--json", out.json, "print the report as JSON");
   app.add_flag("--quiet", out.quiet, "no progress lines on standard error");
   app.add_flag("--child", out.child, "internal: run as a child process (plan on standard input)")->group("");
+}
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  if (out.child) return -1;
+// Each step checks some flags and fills part of `out`; "" or why not.
+using Problem = std::string;
 
+Problem resolve_endpoints(const Flags& f, SwarmOptions& out) {
   std::string error;
-  auto m = client::parse_endpoint(master, &error);
-  if (!m) return usage_error("--master: " + error);
-  auto w = client::parse_endpoint(worker, &error);
-  if (!w) return usage_error("--worker: " + error);
+  auto m = client::parse_endpoint(f.master, &error);
+  if (!m) return "--master: " + error;
+  auto w = client::parse_endpoint(f.worker, &error);
+  if (!w) return "--worker: " + error;
   if (!m->is_loopback() || !w->is_loopback()) {
-    return usage_error("--master and --worker must be loopback addresses (127.0.0.0/8): the swarm never targets another machine");
+    return "--master and --worker must be loopback addresses (127.0.0.0/8): the swarm never targets another machine";
   }
   out.master = *m;
   out.worker = *w;
+  return {};
+}
 
-  if (rate) {
+Problem resolve_load(const Flags& f, SwarmOptions& out) {
+  if (f.rate) {
     out.mode = LoadMode::Rate;
-    out.rate = *rate;
-  } else if (closed) {
+    out.rate = *f.rate;
+  } else if (f.closed) {
     out.mode = LoadMode::Closed;
-    out.closed = *closed;
+    out.closed = *f.closed;
   } else {
     out.mode = LoadMode::Interval;
-    if (!interval.empty()) {
-      auto ms = parse_duration_ms(interval);
-      if (!ms || *ms == 0) return usage_error("--interval: '" + interval + "' is not a positive duration (5s, 500ms)");
+    if (!f.interval.empty()) {
+      auto ms = parse_duration_ms(f.interval);
+      if (!ms || *ms == 0) return "--interval: '" + f.interval + "' is not a positive duration (5s, 500ms)";
       out.interval_ms = *ms;
     }
   }
-  auto d = parse_duration_ms(duration);
-  if (!d || *d == 0) return usage_error("--duration: '" + duration + "' is not a positive duration (10s, 1m)");
+  if (out.groups > out.nodes) return "--groups cannot exceed --nodes";
+  return {};
+}
+
+Problem resolve_windows(const Flags& f, SwarmOptions& out) {
+  auto d = parse_duration_ms(f.duration);
+  if (!d || *d == 0) return "--duration: '" + f.duration + "' is not a positive duration (10s, 1m)";
   out.duration_ms = *d;
-  auto wu = parse_duration_ms(warmup);
-  if (!wu) return usage_error("--warmup: '" + warmup + "' is not a duration (2s, 0)");
+  auto wu = parse_duration_ms(f.warmup);
+  if (!wu) return "--warmup: '" + f.warmup + "' is not a duration (2s, 0)";
   out.warmup_ms = *wu;
-  auto dr = parse_duration_ms(drain);
-  if (!dr) return usage_error("--drain: '" + drain + "' is not a duration (10s)");
+  auto dr = parse_duration_ms(f.drain);
+  if (!dr) return "--drain: '" + f.drain + "' is not a duration (10s)";
   out.drain_ms = *dr;
+  return {};
+}
 
-  if (out.groups > out.nodes) return usage_error("--groups cannot exceed --nodes");
-
+Problem resolve_procs(const Flags& f, SwarmOptions& out) {
   uint64_t limit = descriptor_limit();
   uint64_t per_proc_max = limit > kSpareDescriptors ? (limit - kSpareDescriptors) / kSocketsPerNode : 0;
-  if (procs == "auto") {
+  if (f.procs == "auto") {
     uint64_t by_sockets = (out.nodes + kNodesPerProcAuto - 1) / kNodesPerProcAuto;
     long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
     out.procs = static_cast<uint32_t>(std::min<uint64_t>(250, std::max<uint64_t>(by_sockets, cpus > 0 ? cpus : 1)));
   } else {
     unsigned n = 0;
-    auto [end, ec] = std::from_chars(procs.data(), procs.data() + procs.size(), n);
-    if (ec != std::errc() || end != procs.data() + procs.size() || n == 0 || n > 250) {
-      return usage_error("--procs must be auto or 1..250");
+    auto [end, ec] = std::from_chars(f.procs.data(), f.procs.data() + f.procs.size(), n);
+    if (ec != std::errc() || end != f.procs.data() + f.procs.size() || n == 0 || n > 250) {
+      return "--procs must be auto or 1..250";
     }
     out.procs = n;
   }
   if (out.procs > out.nodes) out.procs = static_cast<uint32_t>(out.nodes);
   uint64_t per_proc = (out.nodes + out.procs - 1) / out.procs;
   if (per_proc > per_proc_max) {
-    return usage_error(std::to_string(per_proc) + " nodes per process need " + std::to_string(per_proc * kSocketsPerNode) +
-                       " sockets, over this process's file limit of " + std::to_string(limit) +
-                       ": raise --procs to at least " + std::to_string((out.nodes + per_proc_max - 1) / std::max<uint64_t>(per_proc_max, 1)));
+    return std::to_string(per_proc) + " nodes per process need " + std::to_string(per_proc * kSocketsPerNode) +
+           " sockets, over this process's file limit of " + std::to_string(limit) + ": raise --procs to at least " +
+           std::to_string((out.nodes + per_proc_max - 1) / std::max<uint64_t>(per_proc_max, 1));
   }
-  if (out.procs > 250) return usage_error("more than 250 processes: lower --nodes");
+  if (out.procs > 250) return "more than 250 processes: lower --nodes";
+  return {};
+}
 
-  if (source_base == "none" || source_base.empty()) {
+Problem resolve_source_base(const Flags& f, SwarmOptions& out) {
+  if (f.source_base == "none" || f.source_base.empty()) {
     out.source_base.reset();
-  } else {
-    auto base = client::parse_ipv4(source_base);
-    if (!base) return usage_error("--source-base: '" + source_base + "' is not an IPv4 address");
-    uint32_t first = ntohl(base->sin_addr.s_addr);
-    uint32_t last = first + out.procs - 1;
-    if ((first >> 24) != 127 || (last >> 24) != 127) {
-      return usage_error("--source-base: every child's source address must stay in 127.0.0.0/8");
-    }
-    out.source_base = base;
+    return {};
   }
+  auto base = client::parse_ipv4(f.source_base);
+  if (!base) return "--source-base: '" + f.source_base + "' is not an IPv4 address";
+  uint32_t first = ntohl(base->sin_addr.s_addr);
+  uint32_t last = first + out.procs - 1;
+  if ((first >> 24) != 127 || (last >> 24) != 127) {
+    return "--source-base: every child's source address must stay in 127.0.0.0/8";
+  }
+  out.source_base = base;
+  return {};
+}
 
-  if (!worker_pids.empty()) {
-    auto pids = parse_pid_list(worker_pids);
-    if (!pids) return usage_error("--worker-pids: a comma-separated list of pids, e.g. 123,124");
+Problem resolve_identity(const Flags& f, SwarmOptions& out) {
+  if (!f.worker_pids.empty()) {
+    auto pids = parse_pid_list(f.worker_pids);
+    if (!pids) return "--worker-pids: a comma-separated list of pids, e.g. 123,124";
     out.worker_pids = *pids;
   }
-  if (master_pid < 0) return usage_error("--master-pid must be a pid");
-  out.master_pid = static_cast<pid_t>(master_pid);
-
-  out.seed = seed ? *seed : static_cast<uint64_t>(std::random_device{}()) << 32 ^ static_cast<uint64_t>(::getpid());
+  if (f.master_pid < 0) return "--master-pid must be a pid";
+  out.master_pid = static_cast<pid_t>(f.master_pid);
+  out.seed = f.seed ? *f.seed : static_cast<uint64_t>(std::random_device{}()) << 32 ^ static_cast<uint64_t>(::getpid());
   if (out.group_prefix.empty()) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "swarm-%ld-%04x-", static_cast<long>(::getpid()),
                   static_cast<unsigned>(out.seed & 0xffff));
     out.group_prefix = buf;
+  }
+  return {};
+}
+
+}  // namespace
+
+int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
+  CLI::App app{"sprites-swarm: a swarm of long-poll nodes that throw sprites at a sprites relay on this machine",
+               "sprites-swarm"};
+  Flags flags;
+  declare(app, out, flags);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (out.child) return -1;
+  // In this order: the process count needs the nodes and load, the source
+  // addresses need the process count.
+  for (auto step : {resolve_endpoints, resolve_load, resolve_windows, resolve_procs, resolve_source_base,
+                    resolve_identity}) {
+    if (Problem why = step(flags, out); !why.empty()) return usage_error(why);
   }
   return -1;
 }
