@@ -1,5 +1,4 @@
 // See http_listener.h.
-#include "common/callback_guard.h"
 #include "common/http_listener.h"
 
 #include <netinet/in.h>
@@ -7,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "common/callback_guard.h"
 #include "common/log.h"
 
 namespace sprites::http {

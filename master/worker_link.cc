@@ -140,8 +140,7 @@ void WorkerLink::disconnect(Worker& w, const char* why) {
 void WorkerLink::on_frame(Worker& w, const ipc::FrameView& frame) {
   if (!w.said_hello) {
     if (frame.type != ipc::FrameType::Hello) return disconnect(w, "a frame before its hello");
-    if (!on_hello(w, frame)) return;
-    return;
+    return on_hello(w, frame);
   }
   switch (frame.type) {
     case ipc::FrameType::Throw:
@@ -166,31 +165,27 @@ void WorkerLink::on_frame(Worker& w, const ipc::FrameView& frame) {
   w.channel->close();
 }
 
-bool WorkerLink::on_hello(Worker& w, const ipc::FrameView& frame) {
+void WorkerLink::on_hello(Worker& w, const ipc::FrameView& frame) {
   ipc::HelloMessage hello;
-  if (!ipc::decode(frame.body, hello)) {
-    disconnect(w, "a malformed hello");
-    return false;
-  }
+  if (!ipc::decode(frame.body, hello)) return disconnect(w, "a malformed hello");
   if (hello.version != ipc::kIpcVersion) {
     LOG_ERROR("worker pid %u speaks IPC version %u, this master %u (another build?): disconnecting it", w.pid,
               hello.version, ipc::kIpcVersion);
     w.channel->close();
-    return false;
+    return;
   }
   if (hello.max_body_bytes > max_body_bytes_) {
     LOG_ERROR("worker pid %u accepts throws of %u bytes, this master at most %u (--max-body-bytes differs): "
               "disconnecting it",
               w.pid, hello.max_body_bytes, max_body_bytes_);
     w.channel->close();
-    return false;
+    return;
   }
   w.said_hello = true;
   w.channel->set_max_frame_length(ipc::max_throw_frame_length(max_body_bytes_));
   ++hello_count_;
   LOG_INFO("worker pid %u connected (%zu connected)", w.pid, hello_count_);
   if (on_workers_changed_) on_workers_changed_(hello_count_);
-  return true;
 }
 
 void WorkerLink::on_throw(Worker& w, const ipc::FrameView& frame) {

@@ -76,9 +76,8 @@ class WorkerLink {
   };
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
-  int start_listening();
   void on_frame(Worker& w, const ipc::FrameView& frame);
-  bool on_hello(Worker& w, const ipc::FrameView& frame);
+  void on_hello(Worker& w, const ipc::FrameView& frame);
   void on_throw(Worker& w, const ipc::FrameView& frame);
   void on_closed(Worker* w);
   void disconnect(Worker& w, const char* why);
