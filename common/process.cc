@@ -52,6 +52,14 @@ bool Process::listen(http::HttpListener& listener, int fd, const std::string& ho
   return false;
 }
 
+http::HttpLimits Process::http_limits(const Options& options) {
+  http::HttpLimits limits;
+  limits.max_body_bytes = options.max_body_bytes;
+  limits.request_timeout_ms = options.request_timeout_ms;
+  limits.idle_timeout_ms = options.idle_timeout_ms;
+  return limits;
+}
+
 void Process::run() { uv_run(loop_, UV_RUN_DEFAULT); }
 
 void Process::finish() {

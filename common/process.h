@@ -10,7 +10,8 @@
 //    every process of the group and the supervisor then sends its own
 //    SIGTERM: a stop already under way must not be cut short);
 //  - a listening TCP port taken over from the supervisor (--master-fd,
-//    --worker-fd) or bound here, with a log line that says why it failed.
+//    --worker-fd) or bound here, with a log line that says why it failed,
+//    and the HTTP limits its listener takes from the options.
 //
 // Dropped alternative: a base class each program derives its parts from. The
 // parts differ (a relay and links in one, an intake in the other); what they
@@ -47,6 +48,8 @@ class Process {
   // False, with a log line naming `what`, on failure.
   static bool listen(http::HttpListener& listener, int fd, const std::string& host, uint16_t port, bool reuseport,
                      const char* what);
+  // The HTTP limits both ports take from the options.
+  static http::HttpLimits http_limits(const Options& options);
 
   // Runs the loop until nothing is left on it.
   void run();

@@ -72,12 +72,6 @@ Channel::~Channel() {
   // The handles close with their owners (UvHandle); libuv frees them later.
 }
 
-int Channel::fd() const {
-  uv_os_fd_t fd = -1;
-  if (!pipe_ || uv_fileno(pipe_.handle(), &fd) != 0) return -1;
-  return fd;
-}
-
 size_t Channel::unsent_bytes() const { return queued_.size() + (writing_ ? writing_->bytes.size() : 0); }
 
 void Channel::send(FrameType type, uint32_t id, std::string_view body) {
@@ -147,6 +141,12 @@ void Channel::flush() {
   writing_ = op;
 }
 
+void Channel::guarded_flush() {
+  // A write buffer that cannot be allocated ends the channel like a failed
+  // write.
+  if (!guarded("ipc: channel flush", [this] { flush(); })) fail();
+}
+
 void Channel::on_alloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
   auto* self = static_cast<Channel*>(handle->data);
   *buf = uv_buf_init(self->read_buffer_.get(), static_cast<unsigned int>(kReadBufferBytes));
@@ -189,7 +189,7 @@ void Channel::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
 void Channel::on_idle(uv_idle_t* idle) {
   auto* self = static_cast<Channel*>(idle->data);
   uv_idle_stop(idle);
-  self->flush();
+  self->guarded_flush();
 }
 
 void Channel::on_write(uv_write_t* req, int status) {
@@ -204,7 +204,7 @@ void Channel::on_write(uv_write_t* req, int status) {
     self->fail();
     return;
   }
-  self->flush();  // frames queued while this write was in flight
+  self->guarded_flush();  // frames queued while this write was in flight
   self->drained_if_done();
 }
 

@@ -62,8 +62,6 @@ class Channel {
   bool open() const { return state_ == State::Open; }
   // The longest frame accepted from the peer from now on (frame.h).
   void set_max_frame_length(uint32_t length) { decoder_.set_max_length(length); }
-  // The connected socket's descriptor, for peer credentials; -1 once closed.
-  int fd() const;
   // Bytes queued but not yet handed to the kernel.
   size_t queued_bytes() const { return queued_.size(); }
   // The same, plus what an unfinished write still holds: all this channel's
@@ -80,6 +78,7 @@ class Channel {
   static void on_write(uv_write_t* req, int status);
   static void on_timer(uv_timer_t* timer);
   void flush();
+  void guarded_flush();  // flush() from a libuv callback
   // Closes now, dropping unsent output (errors, EOF).
   void fail();
   // Ends draining when nothing is left to write.

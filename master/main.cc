@@ -60,14 +60,6 @@ master::RelayConfig relay_config(const Options& options) {
   return config;
 }
 
-http::HttpLimits http_limits(const Options& options) {
-  http::HttpLimits limits;
-  limits.max_body_bytes = options.max_body_bytes;
-  limits.request_timeout_ms = options.request_timeout_ms;
-  limits.idle_timeout_ms = options.idle_timeout_ms;
-  return limits;
-}
-
 struct Master {
   Master(uv_loop_t* loop, const Options& options)
       : config(relay_config(options)),
@@ -80,7 +72,7 @@ struct Master {
               g.workers_connected = link.workers_connected();
             },
             options.max_body_bytes),
-        listener(loop, api, http_limits(options)),
+        listener(loop, api, Process::http_limits(options)),
         snapshot_path(master::snapshot_path_for(options.ipc_path)),
         ready(options.ready_fd) {
     answerer.attach(listener);

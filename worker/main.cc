@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "common/callback_guard.h"
 #include "common/http_listener.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -31,25 +32,17 @@ worker::MasterLink::Config link_config(const Options& options) {
   return config;
 }
 
-http::HttpLimits http_limits(const Options& options) {
-  http::HttpLimits limits;
-  limits.max_body_bytes = options.max_body_bytes;
-  limits.request_timeout_ms = options.request_timeout_ms;
-  limits.idle_timeout_ms = options.idle_timeout_ms;
-  return limits;
-}
-
 // The parts, in the order they depend on each other (destroyed in reverse).
 struct Worker {
-  Worker(uv_loop_t* loop, const Options& options)
-      : loop(loop),
+  Worker(uv_loop_t* worker_loop, const Options& options)
+      : loop(worker_loop),
         link(loop, link_config(options),
              [this](const worker::MasterLink::Waiter& waiter, uint16_t status, std::string_view body) {
                intake.on_result(waiter, status, body);
              },
              nullptr),
         intake(link, options.max_body_bytes),
-        listener(loop, intake, http_limits(options)),
+        listener(loop, intake, Process::http_limits(options)),
         drain(make_timer(loop, this)) {
     intake.attach(listener);
   }
@@ -64,11 +57,13 @@ struct Worker {
   }
 
   static void on_drain(uv_timer_t* t) {
-    auto* w = static_cast<Worker*>(t->data);
-    if (w->link.in_flight() > 0 && uv_now(w->loop) - w->stop_started < kStopGraceMs) return;
-    w->drain.close();
-    w->link.close();  // answers anything left with 503
-    w->listener.close();
+    guarded("worker: stop drain", [t] {
+      auto* w = static_cast<Worker*>(t->data);
+      if (w->link.in_flight() > 0 && uv_now(w->loop) - w->stop_started < kStopGraceMs) return;
+      w->drain.close();
+      w->link.close();  // answers anything left with 503
+      w->listener.close();
+    });
   }
 
   uv_loop_t* loop;

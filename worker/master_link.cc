@@ -112,7 +112,9 @@ void MasterLink::schedule_retry() {
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
 }
 
-void MasterLink::on_retry(uv_timer_t* timer) { static_cast<MasterLink*>(timer->data)->connect(); }
+void MasterLink::on_retry(uv_timer_t* timer) {
+  guarded("master link: on_retry", [timer] { static_cast<MasterLink*>(timer->data)->connect(); });
+}
 
 bool MasterLink::forward(ipc::ThrowMessage message, Waiter waiter) {
   if (!healthy() || live_ >= kMaxInFlight || channel_->unsent_bytes() >= kMaxUnsentBytes) return false;
