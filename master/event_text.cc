@@ -63,12 +63,16 @@ std::string neighbors_event_text(std::string_view place) {
   return text;
 }
 
-std::string with_seq(uint64_t seq, std::string_view text) {
-  std::string out = reserved(8 + 20 + 1 + text.size());
+void append_with_seq(std::string& out, uint64_t seq, std::string_view text) {
   out.append("{\"seq\":");
   http::append_uint(out, seq);
   out.push_back(',');
   out.append(text);
+}
+
+std::string with_seq(uint64_t seq, std::string_view text) {
+  std::string out = reserved(8 + 20 + 1 + text.size());
+  append_with_seq(out, seq, text);
   return out;
 }
 

@@ -11,8 +11,9 @@
 // event without parsing; tail_at is where the tail starts. The sprite's bytes
 // are spliced in verbatim: the relay never re-encodes a sprite.
 //
-// Texts are sized exactly: a node keeps its events until it polls, and a held
-// idle node is the product's unit of memory.
+// A neighbors event's text is sized exactly, and a sprite's or returned
+// event's reserves at most 96 bytes more than it needs: a node keeps its
+// events until it polls, and a held idle node is the product's unit of memory.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +46,10 @@ std::string returned_event_text(EventRef to, std::string_view tail, uint32_t& ta
 // "position":{..},"neighbors":{..}.
 std::string neighbors_event_text(std::string_view place);
 
-// `{"seq":N,` in front of a stored text: the whole event object.
+// Appends `{"seq":N,` and a stored text: the whole event object, as a poll
+// answer carries it.
+void append_with_seq(std::string& out, uint64_t seq, std::string_view text);
+// The same, as a string of its own.
 std::string with_seq(uint64_t seq, std::string_view text);
 
 }  // namespace sprites::master

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/http_response.h"
+#include "master/event_text.h"
 
 namespace sprites::master {
 
@@ -57,10 +58,7 @@ void Mailbox::render(uint64_t after, size_t max, std::string& out) {
   out.append(",\"events\":[");
   for (size_t i = first; i < end; ++i) {
     if (i != first) out.push_back(',');
-    out.append("{\"seq\":");
-    http::append_uint(out, events_[i].seq);
-    out.push_back(',');
-    out.append(events_[i].text);
+    append_with_seq(out, events_[i].seq, events_[i].text);
   }
   out.append("]}");
   sent_ = std::max(sent_, static_cast<uint32_t>(end - head_));
