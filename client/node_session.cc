@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "common/fnv1a.h"
+
 namespace sprites::client {
 
 std::string_view poll_stop_name(PollStop why) {
@@ -131,17 +133,8 @@ bool NodeSession::repeats_recent_sprite(const RawObject& event) {
   std::string id;
   NodeRef from;
   if (!event.read_string("id", id) || !read_member(event, "from", read_node_ref, from)) return false;
-  // FNV-1a over thrower, a separator no id contains, and id.
-  uint64_t h = 14695981039346656037ull;
-  auto mix = [&h](std::string_view bytes) {
-    for (unsigned char c : bytes) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-  };
-  mix(from.node);
-  mix(std::string_view("\0", 1));
-  mix(id);
+  // Thrower, a separator no node id contains, and id.
+  const uint64_t h = sprites::Fnv1a().add(from.node).add(std::string_view("\0", 1)).add(id).value();
   if (!recent_sprite_ids_) {
     recent_sprite_ids_ = std::make_unique<std::array<uint64_t, kRecentSpriteIds>>();
     recent_sprite_ids_->fill(0);

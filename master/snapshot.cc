@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/fnv1a.h"
 #include "common/identifiers.h"
 #include "common/json_limits.h"
 #include "common/log.h"
@@ -43,15 +44,6 @@ constexpr uint64_t kMaxCount = 1ull << 53;
 constexpr uint64_t kFutureSkewMs = 1000;
 // The snapshot document nests 6 levels (event texts are strings).
 constexpr int kMaxDocumentDepth = 8;
-
-uint64_t fnv1a64(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 uint64_t wall_ms() {
   timeval tv{};
@@ -313,7 +305,7 @@ std::string snapshot_path_for(const std::string& ipc_path) { return ipc_path + "
 std::string snapshot_header(const std::string& json_text) {
   char line[96];
   std::snprintf(line, sizeof line, "sprites-snapshot %d %zu %016" PRIx64 "\n", kVersion, json_text.size(),
-                fnv1a64(json_text));
+                Fnv1a().add(json_text).value());
   return line;
 }
 
