@@ -30,8 +30,9 @@ class RelayClock {
   virtual void set_sleeper(Sleeper* sleeper) = 0;
   // Milliseconds on a monotonic clock.
   virtual uint64_t now_ms() const = 0;
-  // Calls on_deadline() at `due_ms` or later, replacing an earlier request;
-  // kNever cancels it.
+  // Calls on_deadline() by `due_ms` (possibly earlier, when an earlier
+  // request is still armed: the sleeper acts only on what is due); kNever
+  // cancels every request.
   virtual void wake_at(uint64_t due_ms) = 0;
   // Calls on_turn_end() once the callbacks of this loop turn have run.
   virtual void wake_after_turn() = 0;
