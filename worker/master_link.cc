@@ -125,7 +125,9 @@ bool MasterLink::forward(ipc::ThrowMessage message, Waiter waiter) {
   ring_.push_back(Pending{waiter, now + config_.master_timeout_ms, true});
   ++live_;
   channel_->send(ipc::FrameType::Throw, id, ipc::encode(message));
-  if (ring_.size() == 1) arm_deadline();
+  // An armed timer is due no later than this throw (deadlines grow in send
+  // order): it re-arms for whatever is in front when it fires.
+  if (deadline_timer_ && !uv_is_active(deadline_timer_.handle())) arm_deadline();
   return true;
 }
 
@@ -176,12 +178,10 @@ void MasterLink::on_result(const ipc::FrameView& frame) {
 }
 
 void MasterLink::drop_answered_front() {
-  const bool front_changes = !ring_.empty() && !ring_.front().live;
   while (!ring_.empty() && !ring_.front().live) {
     ring_.pop_front();
     ++front_id_;
   }
-  if (front_changes) arm_deadline();
 }
 
 void MasterLink::arm_deadline() {
@@ -199,6 +199,11 @@ void MasterLink::arm_deadline() {
 void MasterLink::on_deadline(uv_timer_t* timer) {
   guarded("master link: on_deadline", [&] {
     auto* self = static_cast<MasterLink*>(timer->data);
+    // Armed for a throw answered since: wait for the one now in front.
+    if (self->ring_.empty() || self->ring_.front().answer_by > ipc::monotonic_ms()) {
+      self->arm_deadline();
+      return;
+    }
     if (!self->deadline_polled_) {
       // Timers run before this turn's I/O: let the poll phase read answers
       // that are already in the socket, then act in the next turn.

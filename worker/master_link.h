@@ -28,7 +28,10 @@
 //
 // Throws in flight live in a ring indexed by request id (ids are consecutive
 // and answers come back nearly in order), so lookup is O(1) and every throw
-// shares one deadline timer, in send order.
+// shares one deadline timer, in send order. An answer does not touch the
+// timer: when it fires for a throw answered since, it re-arms for the one now
+// in front, so it fires about once per master_timeout_ms under steady load
+// instead of being restarted for every answer.
 //
 // The peer must run as this worker's user (ipc/peer.h): the link checks the
 // listener's credentials before it sends its Hello, and refuses (and retries
