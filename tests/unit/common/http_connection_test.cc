@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -204,6 +205,7 @@ class RecordingService final : public HttpService {
 
     Owed owed{conn.serial(), slot, req.target, req.body};
     std::string_view path = req.path();
+    if (starts_with(path, "/throw")) throw std::runtime_error("the service failed");
     if (starts_with(path, "/defer")) {
       deferred_.push_back(std::move(owed));
       arm();
@@ -1080,6 +1082,44 @@ TEST_CASE("an early answer to a request without a body keeps the connection open
   REQUIRE(h.service->requests.size() == 1);  // the early one is not dispatched again
   CHECK(h.service->requests[0].target == "/next");
   CHECK_FALSE(c.eof);
+  finish(h);
+}
+
+TEST_CASE("a request whose service throws gets 500 after the answers before it, then the connection closes") {
+  Harness h;
+  TestClient& c = h.connect();
+  c.send(get("/defer") + get("/throw") + get("/never"));
+  REQUIRE(h.run_until([&] { return c.eof; }));
+  auto rs = c.finals();
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].status == 200);
+  CHECK(rs[0].target() == "/defer");
+  CHECK(rs[1].status == 500);
+  CHECK(rs[1].json().at("error") == "internal_error");
+  CHECK(rs[1].header("Connection") == "close");
+  // Nothing after the failed request is read, and the server goes on serving.
+  CHECK(h.service->headers_seen == std::vector<std::string>{"/defer", "/throw"});
+  TestClient& next = h.connect();
+  next.send(get("/after"));
+  REQUIRE(h.run_until([&] { return next.finals().size() == 1; }));
+  CHECK(next.finals()[0].status == 200);
+  finish(h);
+}
+
+TEST_CASE("a request whose service throws while reading its headers gets 500, and the connection goes on") {
+  Harness h;
+  h.service->early = [](const HttpRequest& req) -> std::optional<EarlyResponse> {
+    if (req.path() == "/boom") throw std::runtime_error("the service failed");
+    return std::nullopt;
+  };
+  TestClient& c = h.connect();
+  c.send(get("/boom") + get("/next"));
+  REQUIRE(h.run_until([&] { return c.finals().size() == 2; }));
+  auto rs = c.finals();
+  CHECK(rs[0].status == 500);
+  CHECK(rs[0].json().at("error") == "internal_error");
+  CHECK(rs[1].status == 200);
+  CHECK(rs[1].target() == "/next");
   finish(h);
 }
 
