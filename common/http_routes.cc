@@ -16,6 +16,7 @@ RouteMatch match_route(std::string_view path) {
   if (n == 1 && seg[0] == "healthz") m.route = Route::Healthz;
   if (n < 2 || n > 4 || seg[0] != "v1") return m;
   if (n == 2 && seg[1] == "stats") m.route = Route::Stats;
+  if (n == 2 && seg[1] == "cluster") m.route = Route::Cluster;
   if (seg[1] != "nodes") return m;
   if (n == 2) {
     m.route = Route::Nodes;

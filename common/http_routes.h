@@ -31,6 +31,7 @@ enum class Route : uint8_t {
   NodeEvents,   // /v1/nodes/{id}/events
   NodeSprites,  // /v1/nodes/{id}/sprites
   Stats,        // /v1/stats
+  Cluster,      // /v1/cluster
   Metrics,      // /metrics
   Healthz,      // /healthz
 };

@@ -83,6 +83,27 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
                  "worker: answer 503 to a throw the master has not acknowledged within this")
       ->envname("SPRITES_MASTER_TIMEOUT_MS")
       ->check(CLI::Range(50u, 600000u));
+  app.add_option("--nats", out.nats, "NATS server URL(s), comma-separated; empty: no cluster")
+      ->envname("SPRITES_NATS");
+  app.add_option("--cluster", out.cluster, "cluster name: relays with the same NATS and name form one cluster")
+      ->envname("SPRITES_CLUSTER")
+      ->check(CLI::Validator([](std::string& v) { return valid_cluster_name(v) ? std::string() : "1-32 of [A-Za-z0-9_-]"; },
+                             "NAME"));
+  app.add_option("--relay-id", out.relay_id, "this relay's id, stable across planned restarts; empty: random")
+      ->envname("SPRITES_RELAY_ID")
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.empty() || valid_relay_id(v) ? std::string() : "1-16 of [a-z0-9]"; }, "ID"));
+  app.add_option("--public-master", out.public_master, "master URL other relays hand to clients")
+      ->envname("SPRITES_PUBLIC_MASTER")
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.empty() || valid_public_url(v) ? std::string() : "http://host:port"; }, "URL"));
+  app.add_option("--public-worker", out.public_worker, "worker URL other relays hand to clients")
+      ->envname("SPRITES_PUBLIC_WORKER")
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.empty() || valid_public_url(v) ? std::string() : "http://host:port"; }, "URL"));
+  app.add_option("--relay-timeout-ms", out.relay_timeout_ms, "a relay not heard from for this long is gone")
+      ->envname("SPRITES_RELAY_TIMEOUT_MS")
+      ->check(CLI::Range(500u, 600000u));
   app.add_option("--ipc-fd", out.ipc_fd, "(internal) inherited IPC listening socket")->group("Internal");
   app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,
                  "(internal) create the IPC socket, send it over this Unix socket and exit")
@@ -111,10 +132,60 @@ bool resolve(Options& out) {
     const long pid = for_supervisor ? static_cast<long>(::getppid()) : static_cast<long>(::getpid());
     out.ipc_path = default_ipc_path(out.master_port, pid);
   }
+  if (out.relay_id.empty()) out.relay_id = random_relay_id();
+  return true;
+}
+
+bool all_of(std::string_view s, bool (*ok)(char)) {
+  for (char c : s) {
+    if (!ok(c)) return false;
+  }
   return true;
 }
 
 }  // namespace
+
+bool valid_relay_id(std::string_view id) {
+  return !id.empty() && id.size() <= 16 &&
+         all_of(id, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); });
+}
+
+bool valid_cluster_name(std::string_view name) {
+  return !name.empty() && name.size() <= 32 && all_of(name, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+bool valid_public_url(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.size() > 200 || url.substr(0, kScheme.size()) != kScheme) return false;
+  std::string_view rest = url.substr(kScheme.size());
+  if (rest.empty() || rest.back() == '/') return false;
+  // host[:port] or [v6]:port; no path, query, userinfo or spaces: it is
+  // written into Location headers and JSON as it is.
+  return all_of(rest, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+           c == ':' || c == '[' || c == ']' || c == '_';
+  });
+}
+
+std::string url_host(std::string_view bind_host) {
+  if (bind_host.empty() || bind_host == "0.0.0.0") return "127.0.0.1";
+  if (bind_host == "::") return "[::1]";
+  if (bind_host.find(':') != std::string_view::npos) return "[" + std::string(bind_host) + "]";
+  return std::string(bind_host);
+}
+
+std::string random_relay_id() {
+  unsigned char bytes[6];
+  if (::getentropy(bytes, sizeof bytes) != 0) {
+    for (auto& b : bytes) b = static_cast<unsigned char>(std::rand());
+  }
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string id;
+  for (unsigned char b : bytes) id.push_back(kAlphabet[b % 36]);
+  return id;
+}
 
 int parse_options(int argc, char** argv, const char* program, Options& out) {
   CLI::App app{"sprites relay: " + std::string(program), program};
@@ -152,6 +223,12 @@ std::string options_json(const Options& o) {
   j["idle-timeout-ms"] = o.idle_timeout_ms;
   j["master-timeout-ms"] = o.master_timeout_ms;
   j["log-level"] = o.log_level;
+  j["nats"] = o.nats;
+  j["cluster"] = o.cluster;
+  j["relay-id"] = o.relay_id;
+  j["public-master"] = o.public_master;
+  j["public-worker"] = o.public_worker;
+  j["relay-timeout-ms"] = o.relay_timeout_ms;
   return j.dump();
 }
 

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace sprites {
 
@@ -43,6 +44,15 @@ struct Options {
   uint32_t idle_timeout_ms = 60000;     // a connection with nothing owed or being received; 0 = none
   std::string log_level = "info";
   uint32_t master_timeout_ms = 1000;  // worker: a throw the master has not answered by then gets 503
+  // Clusters (docs/API.md "Clusters"). relay_id is resolved when empty: 6
+  // random characters, so every start of a relay is a new relay unless the
+  // user (or the supervisor, across its masters) pins it.
+  std::string nats;            // NATS server URL(s), comma-separated; empty: no cluster
+  std::string cluster = "sprites";
+  std::string relay_id;
+  std::string public_master;   // empty: from --host and the bound master port
+  std::string public_worker;   // empty: from --host and --worker-port
+  uint32_t relay_timeout_ms = 3000;
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port
   int ipc_fd = -1;     // inherited IPC listening socket (master)
@@ -68,5 +78,16 @@ std::string options_json(const Options& options);
 // be taken over by another local user, so the relay keeps it in a directory
 // of its own (common/private_dir.h).
 std::string default_ipc_path(uint16_t master_port, long pid);
+
+// docs/API.md "Clusters": the relay id and cluster name alphabets, and the
+// shape of a public URL (http://host:port, no path, no trailing /).
+bool valid_relay_id(std::string_view id);
+bool valid_cluster_name(std::string_view name);
+bool valid_public_url(std::string_view url);
+// A host to put in a URL for clients of an address the relay binds: the
+// loopback address for a wildcard, brackets around an IPv6 address.
+std::string url_host(std::string_view bind_host);
+// 6 random characters of [a-z0-9].
+std::string random_relay_id();
 
 }  // namespace sprites

@@ -16,8 +16,14 @@ using http::HttpRequest;
 using http::Method;
 using http::Route;
 
-Api::Api(Relay& relay, Counters& counters, std::function<void(Gauges&)> gauges, uint32_t max_body_bytes)
-    : relay_(relay), counters_(counters), fill_gauges_(std::move(gauges)), max_body_bytes_(max_body_bytes) {
+Api::Api(Relay& relay, Counters& counters, const RelayIdentity& identity, const ClusterLink& cluster,
+         std::function<void(Gauges&)> gauges, uint32_t max_body_bytes)
+    : relay_(relay),
+      counters_(counters),
+      identity_(identity),
+      cluster_(cluster),
+      fill_gauges_(std::move(gauges)),
+      max_body_bytes_(max_body_bytes) {
   started_ = std::chrono::steady_clock::now();
 }
 
@@ -29,6 +35,7 @@ std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest&
                        {Route::Node, static_cast<uint8_t>(kGet | method_bit(Method::Delete)), true},
                        {Route::NodeEvents, kGet, true},
                        {Route::Stats, kGet, false},
+                       {Route::Cluster, kGet, false},
                        {Route::Metrics, kGet, false},
                        {Route::Healthz, kGet, false}},
                       req, max_body_bytes_, match);
@@ -45,7 +52,10 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
       join(conn, req, slot);
       return;
     case Route::Stats:
-      conn.respond_json(slot, 200, render_stats_json(counters_, gauges()));
+      conn.respond_json(slot, 200, render_stats_json(counters_, gauges(), cluster_.render_stats_member()));
+      return;
+    case Route::Cluster:
+      conn.respond_json(slot, 200, cluster_.render_cluster());
       return;
     case Route::Metrics:
       conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(counters_, gauges()));
@@ -61,7 +71,17 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
       return;
   }
   std::string_view token = *http::request_token(req);
-  Node* node = relay_.find(m.node);
+  const ClusterLink::Home home = cluster_.home_of(m.node);
+  if (home.where == ClusterLink::Where::There) {
+    redirect(conn, req, home.master_url, slot);
+    return;
+  }
+  if (home.where == ClusterLink::Where::Unreachable) {
+    conn.respond_error(slot, 503, "cluster_unavailable", "this relay cannot reach the node's home now; retry",
+                       "Retry-After: 1\r\n");
+    return;
+  }
+  Node* node = home.where == ClusterLink::Where::Here ? relay_.find(m.node) : nullptr;
   if (!node) {
     conn.respond_error(slot, 404, "unknown_node", "no node with this id");
     return;
@@ -78,6 +98,19 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
   } else {
     info(conn, node, slot);
   }
+}
+
+void Api::redirect(HttpConnection& conn, const HttpRequest& req, std::string_view master_url, uint32_t slot) {
+  // The same path and query at the home (docs/API.md "Clusters"): the
+  // target is the one this request carried, checked by the parser.
+  std::string location = "Location: ";
+  location.append(master_url);
+  location.append(req.target);
+  location.append("\r\n");
+  std::string body = "{\"error\":\"moved\",\"message\":\"this node lives at another relay\",\"location\":";
+  http::append_json_string(body, std::string(master_url) + req.target);
+  body.push_back('}');
+  conn.respond(slot, 307, http::kJson, body, location);
 }
 
 void Api::on_close(HttpConnection& conn) {
@@ -126,7 +159,13 @@ void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
   http::append_json_string(out, node->name);
   out.push_back(',');
   relay_.append_place(*node, out);
-  out.append(",\"cursor\":0,\"poll_timeout_ms\":");
+  out.append(",\"relay\":{\"id\":");
+  http::append_json_string(out, identity_.id);
+  out.append(",\"master\":");
+  http::append_json_string(out, identity_.master_url);
+  out.append(",\"worker\":");
+  http::append_json_string(out, identity_.worker_url);
+  out.append("},\"cursor\":0,\"poll_timeout_ms\":");
   http::append_uint(out, config.poll_timeout_ms);
   out.append(",\"node_ttl_ms\":");
   http::append_uint(out, config.node_ttl_ms);

@@ -7,6 +7,10 @@
 // path, a wrong method, a missing token or an oversized body is answered
 // before the body is read.
 //
+// In a cluster, a poll, node info or leave for a node whose home is another
+// relay is a 307 to that relay (ClusterLink::home_of), before the token is
+// looked at; the join answer names this relay (`relay`).
+//
 // HttpPollAnswerer answers the polls the Relay parks: a parked poll is the
 // connection's serial and the request's slot, and a connection that holds one
 // points at its node (`user`) so that its close tells the relay.
@@ -18,8 +22,10 @@
 
 #include "common/http_connection.h"
 #include "common/http_listener.h"
+#include "master/cluster_link.h"
 #include "master/parked_poll.h"
 #include "master/relay.h"
+#include "master/relay_identity.h"
 #include "master/stats.h"
 
 namespace sprites::master {
@@ -39,7 +45,8 @@ class HttpPollAnswerer final : public PollAnswerer {
 class Api : public http::HttpService {
  public:
   // `gauges` fills in what other components own (connections, workers).
-  Api(Relay& relay, Counters& counters, std::function<void(Gauges&)> gauges, uint32_t max_body_bytes);
+  Api(Relay& relay, Counters& counters, const RelayIdentity& identity, const ClusterLink& cluster,
+      std::function<void(Gauges&)> gauges, uint32_t max_body_bytes);
 
   std::optional<http::EarlyResponse> on_headers(http::HttpConnection& conn, const http::HttpRequest& req) override;
   void on_request(http::HttpConnection& conn, http::HttpRequest& req, uint32_t slot) override;
@@ -52,10 +59,13 @@ class Api : public http::HttpService {
   void join(http::HttpConnection& conn, const http::HttpRequest& req, uint32_t slot);
   void poll(http::HttpConnection& conn, Node* node, const http::HttpRequest& req, uint32_t slot);
   void info(http::HttpConnection& conn, Node* node, uint32_t slot);
+  void redirect(http::HttpConnection& conn, const http::HttpRequest& req, std::string_view master_url, uint32_t slot);
   Gauges gauges() const;
 
   Relay& relay_;
   Counters& counters_;
+  const RelayIdentity& identity_;
+  const ClusterLink& cluster_;
   std::function<void(Gauges&)> fill_gauges_;
   uint32_t max_body_bytes_;
   std::chrono::steady_clock::time_point started_;

@@ -1,8 +1,8 @@
 // sprites-master: parses options, builds the relay's parts, runs the loop.
 //
 // Composition: Relay (grid, mailboxes, deadlines, on a UvRelayClock) <- Api
-// (HTTP on the master port; its HttpPollAnswerer answers parked polls) and
-// WorkerLink (IPC from the workers). The parts are members of Master in the
+// (HTTP on the master port; its HttpPollAnswerer answers parked polls),
+// WorkerLink (IPC from the workers) and ClusterLink (NATS, with --nats). The parts are members of Master in the
 // order they depend on each other, so they are destroyed in the reverse order
 // by themselves; the process skeleton (common/process.h) runs the loop and
 // the signals.
@@ -29,6 +29,7 @@
 #include "common/process.h"
 #include "ipc/socket_file.h"
 #include "master/api.h"
+#include "master/cluster_link.h"
 #include "master/ready_report.h"
 #include "master/relay.h"
 #include "master/snapshot.h"
@@ -57,16 +58,31 @@ master::RelayConfig relay_config(const Options& options) {
   config.rate_limit = options.rate_limit;
   config.max_body_bytes = options.max_body_bytes;
   config.max_nodes = options.max_nodes != 0 ? options.max_nodes : nodes_the_file_limit_allows();
+  if (!options.nats.empty()) config.node_id_prefix = options.relay_id + "-";
   return config;
+}
+
+// The URLs are completed once the master port listens (it may be port 0).
+master::RelayIdentity relay_identity(const Options& options) {
+  master::RelayIdentity identity;
+  identity.id = options.relay_id;
+  if (!options.nats.empty()) identity.cluster = options.cluster;
+  identity.master_url = options.public_master;
+  identity.worker_url = options.public_worker.empty()
+                            ? "http://" + url_host(options.host) + ":" + std::to_string(options.worker_port)
+                            : options.public_worker;
+  return identity;
 }
 
 struct Master {
   Master(uv_loop_t* loop, const Options& options)
       : config(relay_config(options)),
+        identity(relay_identity(options)),
         clock(loop),
         relay(clock, answerer, config, counters),
         link(loop, relay, counters, options.max_body_bytes),
-        api(relay, counters,
+        cluster(loop, relay, identity, options.nats, options.relay_timeout_ms, options.max_body_bytes),
+        api(relay, counters, identity, cluster,
             [this](master::Gauges& g) {
               g.connections = listener.connection_count();
               g.workers_connected = link.workers_connected();
@@ -77,6 +93,22 @@ struct Master {
         ready(options.ready_fd) {
     answerer.attach(listener);
     link.on_workers_changed([this](size_t n) { ready.workers(n); });
+    if (identity.clustered()) {
+      link.set_throw_forwarder([this](const ipc::ThrowMessage& t, master::WorkerLink::ThrowAnswerSink answer) {
+        return cluster.forward_throw(t, std::move(answer));
+      });
+    }
+  }
+
+  // Once the master port listens: the public URL, then the cluster.
+  bool join_cluster(const Options& options) {
+    if (identity.master_url.empty()) {
+      identity.master_url = "http://" + url_host(options.host) + ":" + std::to_string(listener.port());
+    }
+    std::string why;
+    if (cluster.start(why)) return true;
+    LOG_ERROR("%s", why.c_str());
+    return false;
   }
 
   // The first stop signal. Workers first: no throw may be accepted after the
@@ -88,6 +120,7 @@ struct Master {
     api.set_stopping();
     listener.stop_accepting();
     link.close();
+    cluster.close();
     relay.answer_all_polls();
     if (snapshot) write_snapshot(relay, counters, config.grid_width, snapshot_path);
     listener.close();
@@ -95,11 +128,13 @@ struct Master {
   }
 
   master::RelayConfig config;
+  master::RelayIdentity identity;
   master::Counters counters;
   master::UvRelayClock clock;
   master::HttpPollAnswerer answerer;
   master::Relay relay;
   master::WorkerLink link;
+  master::ClusterLink cluster;
   master::Api api;
   http::HttpListener listener;
   std::string snapshot_path;
@@ -158,6 +193,7 @@ int main(int argc, char** argv) {
       master::load_snapshot(m.relay, m.counters, m.snapshot_path);
       ready = Process::listen(m.listener, options.master_fd, options.host, options.master_port, false, "master port");
     }
+    if (ready) ready = m.join_cluster(options);
     if (!ready) {
       status = 1;
     } else {
@@ -168,7 +204,7 @@ int main(int argc, char** argv) {
           m.stop(signum == SIGTERM ? "SIGTERM" : "SIGINT", /*snapshot=*/false);
         }
       });
-      LOG_INFO("serving on port %u, ipc %s, grid width %u, max nodes %llu", m.listener.port(),
+      LOG_INFO("relay %s serving on port %u, ipc %s, grid width %u, max nodes %llu", m.identity.id.c_str(), m.listener.port(),
                options.ipc_path.c_str(), m.config.grid_width, static_cast<unsigned long long>(m.config.max_nodes));
       m.ready.serving();
       process.run();

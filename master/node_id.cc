@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 
 #include "common/log.h"
 
@@ -36,9 +37,12 @@ constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 }  // namespace
 
-std::string new_node_id() {
-  std::string id(kNodeIdChars, '0');
-  for (char& c : id) {
+std::string new_node_id(std::string_view prefix) {
+  const size_t random_chars =
+      prefix.empty() ? kNodeIdChars : std::max<size_t>(8, prefix.size() < 15 ? 15 - prefix.size() : 0);
+  std::string id(prefix);
+  id.resize(prefix.size() + random_chars, '0');
+  for (char& c : std::span<char>(id).subspan(prefix.size())) {
     uint8_t b;
     do {
       b = random_byte();

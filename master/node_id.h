@@ -19,7 +19,9 @@ inline constexpr size_t kTokenChars = 22;
 
 using Token = std::array<char, kTokenChars>;
 
-std::string new_node_id();
+// `prefix` + random base62: 10 characters without a prefix; with one, as
+// many as keep the id within std::string's inline 15 bytes, at least 8.
+std::string new_node_id(std::string_view prefix = {});
 Token new_token();
 std::string_view token_text(const Token& t);
 // Constant time in the length of `expected`; false for any other length.

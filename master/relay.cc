@@ -41,7 +41,7 @@ Node* Relay::join(std::string_view group_name, std::string_view name) {
   if (nodes_.size() >= config_.max_nodes) return nullptr;
   auto node = std::make_unique<Node>();
   do {
-    node->id = new_node_id();
+    node->id = new_node_id(config_.node_id_prefix);
   } while (nodes_.count(node->id) != 0);
   node->token = new_token();
   node->name.assign(name);
@@ -101,6 +101,21 @@ void Relay::clear() {
   groups_.clear();
   polls_pending_ = 0;
   arm_clock();
+}
+
+void Relay::drop_all() {
+  for (auto& entry : nodes_) {
+    Node& node = *entry.second;
+    if (node.poll.holder != 0) {
+      const ParkedPoll poll = node.poll;
+      node.poll = ParkedPoll{};
+      answerer_.gone(poll);
+    }
+    for (const Event& e : node.mailbox.take_all()) {
+      if (e.kind != EventKind::Neighbors) ++counters_.dropped;
+    }
+  }
+  clear();
 }
 
 Node* Relay::find(std::string_view id) const {

@@ -47,6 +47,9 @@ struct RelayConfig {
   uint64_t max_nodes = 0;  // resolved: never 0
   uint32_t max_body_bytes = 16384;  // the largest throw body, so the largest sprite
   size_t max_events_per_response = 100;
+  // In a cluster, node ids begin with the home relay's id and '-'
+  // (cluster/messages.h home_of); empty without one.
+  std::string node_id_prefix;
 };
 
 // How a throw ended (docs/API.md "throw": node, token, rate, mailbox, in
@@ -105,6 +108,14 @@ class Relay final : private RelayClock::Sleeper {
   void announce_all_places();
   // Forgets every node without telling anyone (a refused, half-read snapshot).
   void clear();
+
+  // This relay was declared gone by its cluster: every node is forgotten, a
+  // parked poll answered 404, unread sprites counted as dropped (their
+  // throwers' homes return them: docs/cluster.md).
+  void drop_all();
+  // A throw refused before any node was looked up here (a forwarding
+  // relay's 404 for an id of no live relay).
+  void count_rejected() { ++counters_.rejected; }
 
   // Graceful stop: answers every parked poll with its events (or none) now.
   void answer_all_polls();

@@ -7,7 +7,7 @@
 
 namespace sprites::master {
 
-std::string render_stats_json(const Counters& c, const Gauges& g) {
+std::string render_stats_json(const Counters& c, const Gauges& g, std::string_view member) {
   char buf[768];
   int n = std::snprintf(
       buf, sizeof buf,
@@ -21,7 +21,14 @@ std::string render_stats_json(const Counters& c, const Gauges& g) {
       static_cast<unsigned long long>(c.delivered), static_cast<unsigned long long>(c.returned),
       static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(c.rejected),
       static_cast<unsigned long long>(g.uptime_s), static_cast<unsigned long long>(g.rss_bytes));
-  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  std::string out(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  if (!member.empty() && !out.empty()) {
+    out.pop_back();
+    out.push_back(',');
+    out.append(member);
+    out.push_back('}');
+  }
+  return out;
 }
 
 std::string render_metrics(const Counters& c, const Gauges& g) {

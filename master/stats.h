@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace sprites::master {
 
@@ -27,7 +28,8 @@ struct Gauges {
   uint64_t rss_bytes = 0;
 };
 
-std::string render_stats_json(const Counters& c, const Gauges& g);
+// `member`: one more `"name":value` member (the cluster's), or empty.
+std::string render_stats_json(const Counters& c, const Gauges& g, std::string_view member = {});
 std::string render_metrics(const Counters& c, const Gauges& g);
 
 // Resident set size of this process, from /proc/self/statm; 0 if unreadable.

@@ -98,6 +98,7 @@ void WorkerLink::on_connection(uv_stream_t* server, int status) {
       return;
     }
     auto worker = std::make_unique<Worker>();
+    worker->serial = self->next_serial_++;
     Worker* w = worker.get();
     w->pid = static_cast<uint32_t>(peer.pid);
     w->connected_at = uv_now(self->loop_);
@@ -208,6 +209,19 @@ void WorkerLink::on_throw(Worker& w, const ipc::FrameView& frame) {
       expired_logged_at_ = now;
     }
     return;
+  }
+  if (forwarder_) {
+    const uint64_t serial = w.serial;
+    const uint32_t frame_id = frame.id;
+    const bool forwarded = forwarder_(t, [this, serial, frame_id](uint16_t status, std::string_view body) {
+      for (auto& worker : workers_) {
+        if (worker->serial == serial) {
+          worker->channel->send(ipc::FrameType::ThrowResult, frame_id, ipc::encode(ipc::ThrowResultMessage{status, body}));
+          return;
+        }
+      }
+    });
+    if (forwarded) return;
   }
   const ThrowOutcome outcome = relay_.throw_sprite(t.node, t.token, t.direction, t.has_id, t.sprite_id, t.sprite);
   const ThrowAnswer answer = throw_answer(outcome);

@@ -33,6 +33,7 @@
 
 #include "common/uv_handle.h"
 #include "ipc/channel.h"
+#include "ipc/messages.h"
 #include "master/relay.h"
 #include "master/stats.h"
 
@@ -64,6 +65,12 @@ class WorkerLink {
   size_t workers_connected() const { return hello_count_; }
   // Called with the new count each time a worker says hello or goes.
   void on_workers_changed(std::function<void(size_t)> f) { on_workers_changed_ = std::move(f); }
+  // A throw whose thrower lives on another relay of the cluster: the
+  // forwarder takes it (returns true) and calls `answer` once, maybe later;
+  // the answer goes to the worker that asked, if it is still connected.
+  using ThrowAnswerSink = std::function<void(uint16_t status, std::string_view body)>;
+  using ThrowForwarder = std::function<bool(const ipc::ThrowMessage&, ThrowAnswerSink answer)>;
+  void set_throw_forwarder(ThrowForwarder f) { forwarder_ = std::move(f); }
   // Stops listening, closes every channel, removes a socket file it made.
   void close();
 
@@ -73,6 +80,7 @@ class WorkerLink {
     bool said_hello = false;
     uint32_t pid = 0;
     uint64_t connected_at = 0;
+    uint64_t serial = 0;  // names it in answers that come later
   };
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);
@@ -92,6 +100,8 @@ class WorkerLink {
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t hello_count_ = 0;
   std::function<void(size_t)> on_workers_changed_;
+  ThrowForwarder forwarder_;
+  uint64_t next_serial_ = 1;
   uint64_t expired_ = 0;           // throws dropped because their worker had given up
   uint64_t expired_logged_at_ = 0;
 };

@@ -69,6 +69,8 @@ class RelayProcess {
   int workers() const { return workers_; }
   pid_t pid() const;
   const std::string& ready_line() const { return ready_line_; }
+  // The ready line's ` relay=<id>` (a relay started with --nats), else "".
+  const std::string& relay_id() const { return relay_id_; }
   // Lines the supervisor printed on standard output before the ready line.
   const std::vector<std::string>& lines_before_ready() const { return lines_before_ready_; }
 
@@ -92,6 +94,7 @@ class RelayProcess {
   std::uint16_t worker_port_ = 0;
   int workers_ = 0;
   std::string ready_line_;
+  std::string relay_id_;
   std::vector<std::string> lines_before_ready_;
 };
 

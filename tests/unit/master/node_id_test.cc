@@ -33,6 +33,24 @@ TEST_CASE("node ids are 10 base62 characters and do not repeat") {
   CHECK(seen.size() == 1000);
 }
 
+TEST_CASE("in a cluster, node ids begin with their home relay and stay within 15 bytes while they can") {
+  const std::string base62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = new_node_id("abcdef-");
+    REQUIRE(id.size() == 15);  // std::string's inline buffer: no heap block per node
+    CHECK(id.substr(0, 7) == "abcdef-");
+    CHECK(only(id.substr(7), base62));
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 1000);
+  CHECK(new_node_id("r1-").size() == 15);
+  // A long relay id keeps at least 8 random characters.
+  std::string id = new_node_id("abcdefghijklmnop-");
+  CHECK(id.size() == 17 + 8);
+  CHECK(only(id.substr(17), base62));
+}
+
 TEST_CASE("tokens are 22 base64url characters and do not repeat") {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {

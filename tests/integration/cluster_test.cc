@@ -1,0 +1,257 @@
+// Clusters (docs/API.md "Clusters"): relays on one real nats-server, started
+// by the test on a port the system chose. What a client sees: the relays know
+// each other, a node's home answers for it (others redirect), throws are
+// accepted at any relay, a relay killed or cut off is gone, and work goes on
+// locally while NATS is away.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <set>
+
+#include "support/http_client.h"
+#include "support/nats_server.h"
+#include "support/relay_process.h"
+
+using namespace sprites::test;
+
+namespace {
+
+constexpr int kRelayTimeoutMs = 1500;
+
+std::unique_ptr<RelayProcess> clustered_relay(const NatsServer& nats, const std::string& id,
+                                              std::vector<std::string> more = {}) {
+  RelayOptions options;
+  options.workers = 1;
+  options.args = {"--nats", nats.url(), "--cluster", "test", "--relay-id", id, "--relay-timeout-ms",
+                  std::to_string(kRelayTimeoutMs)};
+  options.args.insert(options.args.end(), more.begin(), more.end());
+  return std::make_unique<RelayProcess>(options);
+}
+
+Json cluster_of(std::uint16_t master_port) {
+  Connection c(master_port);
+  Response r = c.request("GET", "/v1/cluster");
+  REQUIRE_STATUS(r, 200);
+  return r.json();
+}
+
+std::set<std::string> relay_ids(const Json& cluster) {
+  std::set<std::string> ids;
+  for (const auto& r : cluster["relays"]) ids.insert(r["id"].get<std::string>());
+  return ids;
+}
+
+// Until every relay lists exactly `ids` (heartbeats travel every 250 ms).
+void wait_for_cluster(const std::vector<RelayProcess*>& relays, const std::set<std::string>& ids,
+                      std::chrono::milliseconds guard = std::chrono::seconds(20)) {
+  for (RelayProcess* relay : relays) {
+    Json last;
+    bool agreed = retry_until(
+        [&] {
+          last = cluster_of(relay->master_port());
+          return relay_ids(last) == ids;
+        },
+        guard);
+    INFO("relay " << relay->relay_id() << " sees " << last.dump());
+    REQUIRE(agreed);
+  }
+}
+
+std::string url_of(std::uint16_t port) { return "http://127.0.0.1:" + std::to_string(port); }
+
+// SIGKILL of the supervisor, its master and its workers at once: the relay
+// vanishes without a word, as with a host that dies.
+void kill_relay(RelayProcess& relay) {
+  std::vector<pid_t> pids = relay.processes_named("sprites-master");
+  for (pid_t p : relay.processes_named("sprites-worker")) pids.push_back(p);
+  pids.push_back(relay.pid());
+  for (pid_t p : pids) ::kill(p, SIGKILL);
+  relay.stop();  // reaps
+}
+
+}  // namespace
+
+TEST_CASE("relays on one NATS know each other: ready line, /v1/cluster, stats", "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb");
+  auto c = clustered_relay(nats, "rc");
+  CHECK(a->relay_id() == "ra");
+  CHECK(c->relay_id() == "rc");
+  wait_for_cluster({a.get(), b.get(), c.get()}, {"ra", "rb", "rc"});
+
+  join(b->master_port());
+  Json cluster = cluster_of(a->master_port());
+  CHECK(cluster["name"] == "test");
+  CHECK(cluster["relay"] == "ra");
+  for (const auto& r : cluster["relays"]) {
+    RelayProcess* relay = r["id"] == "ra" ? a.get() : r["id"] == "rb" ? b.get() : c.get();
+    CHECK(r["master"] == url_of(relay->master_port()));
+    CHECK(r["worker"] == url_of(relay->worker_port()));
+    CHECK(r["last_seen_ms"].get<int64_t>() >= 0);
+    CHECK(r["last_seen_ms"].get<int64_t>() < kRelayTimeoutMs);
+  }
+  // rb's node count reaches ra with rb's next heartbeat.
+  REQUIRE(retry_until(
+      [&] {
+        const Json seen = cluster_of(a->master_port());
+        for (const auto& r : seen["relays"]) {
+          if (r["id"] == "rb") return r["nodes"] == 1;
+        }
+        return false;
+      },
+      std::chrono::seconds(10)));
+
+  Json s = stats(c->master_port());
+  CHECK(s["cluster"] == Json({{"name", "test"}, {"relay", "rc"}, {"relays", 3}, {"nats_connected", true}}));
+}
+
+TEST_CASE("the join answer names the relay, and ids name their home", "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  Node n = join(a->master_port());
+  CHECK(n.joined["relay"] == Json({{"id", "ra"}, {"master", url_of(a->master_port())},
+                                   {"worker", url_of(a->worker_port())}}));
+  CHECK(n.id.rfind("ra-", 0) == 0);
+  CHECK(n.id.size() <= 32);
+}
+
+TEST_CASE("a relay without a cluster names itself in the join answer and alone in /v1/cluster", "[cluster]") {
+  RelayProcess relay(RelayOptions{{"--relay-id", "solo"}, {}, SPRITES_BIN_DIR, 1, std::nullopt});
+  CHECK(relay.relay_id().empty());  // no ` relay=` without --nats
+  Node n = join(relay.master_port());
+  CHECK(n.joined["relay"] == Json({{"id", "solo"}, {"master", url_of(relay.master_port())},
+                                   {"worker", url_of(relay.worker_port())}}));
+  Json cluster = cluster_of(relay.master_port());
+  CHECK(cluster["relay"] == "solo");
+  REQUIRE(cluster["relays"].size() == 1);
+  CHECK(cluster["relays"][0]["id"] == "solo");
+  CHECK(cluster["relays"][0]["nodes"] == 1);
+  CHECK_FALSE(stats(relay.master_port()).contains("cluster"));
+}
+
+TEST_CASE("polls, node info and leave at another relay are 307 to the home; 401 first; dead homes 404",
+          "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb");
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  Node n = join(b->master_port());
+  const std::string events = events_target(n.id, 0, 0);
+  Connection at_a(a->master_port());
+
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", events}, {"GET", "/v1/nodes/" + n.id}, {"DELETE", "/v1/nodes/" + n.id}}) {
+    INFO(method << " " << target);
+    // The token is not checked at a relay that does not hold the node.
+    Response r = at_a.request(method, target, bearer("not-the-token"));
+    REQUIRE_STATUS(r, 307);
+    CHECK(r.header("Location") == url_of(b->master_port()) + target);
+    CHECK(r.header("Content-Type") == "application/json");
+    check_error(at_a.request(method, target), 401, "unauthorized");
+  }
+  // Followed, the redirect works: the home answers with the node's events.
+  Response home = poll(b->master_port(), n, 0, 0);
+  REQUIRE_STATUS(home, 200);
+
+  // An id whose home is no live relay, and a plain id, are unknown.
+  check_error(at_a.request("GET", events_target("rz-AbCdEfGhIj", 0, 0), bearer(n.token)), 404, "unknown_node");
+  check_error(at_a.request("GET", events_target("AbCdEfGhIj", 0, 0), bearer(n.token)), 404, "unknown_node");
+  // The home answers 404 for an id of its own it does not hold.
+  check_error(Connection(b->master_port()).request("GET", "/v1/nodes/rb-AbCdEfGh", bearer(n.token)), 404,
+              "unknown_node");
+}
+
+TEST_CASE("a throw is accepted at any relay's worker port and decided by the thrower's home", "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb");
+  auto c = clustered_relay(nats, "rc");
+  wait_for_cluster({a.get(), b.get(), c.get()}, {"ra", "rb", "rc"});
+  Node thrower = join(b->master_port(), "g", "thrower");
+  Node other = join(b->master_port(), "g", "other");
+
+  std::set<std::string> ids;
+  int n = 0;
+  for (RelayProcess* at : {a.get(), b.get(), c.get(), a.get(), c.get()}) {
+    const std::string id = "s-" + std::to_string(n++);
+    Response r = throw_sprite(at->worker_port(), thrower, "right", R"({"n":)" + std::to_string(n) + "}", id);
+    REQUIRE_STATUS(r, 202);
+    CHECK(r.json()["to"]["node"] == other.id);
+    ids.insert(id);
+  }
+  Inbox inbox(b->master_port(), other);
+  std::vector<Json> sprites = of_type(inbox.drain(), "sprite");
+  std::multiset<std::string> got;
+  for (const Json& e : sprites) got.insert(e["id"].get<std::string>());
+  CHECK(got == std::multiset<std::string>(ids.begin(), ids.end()));  // each once
+
+  // The home checks the token and the node, wherever the throw came in.
+  check_error(throw_sprite(a->worker_port(), thrower.id, "wrong-token", "right", "{}"), 401, "unauthorized");
+  check_error(throw_sprite(c->worker_port(), "rb-NoSuchNod", thrower.token, "right", "{}"), 404, "unknown_node");
+  check_error(throw_sprite(c->worker_port(), "rq-NoSuchNod", thrower.token, "right", "{}"), 404, "unknown_node");
+
+  // Accepted throws are counted once, by the thrower's home.
+  Json sb = stats_when(b->master_port(), [](Json& s) { return s["sprites"]["accepted"] == 5; });
+  CHECK(sb["sprites"]["accepted"] == 5);
+  CHECK(stats(a->master_port())["sprites"]["accepted"] == 0);
+  CHECK(stats(c->master_port())["sprites"]["accepted"] == 0);
+}
+
+TEST_CASE("a relay killed with SIGKILL is gone within the relay timeout plus a second; its ids then 404",
+          "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb");
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  Node lost = join(b->master_port());
+  kill_relay(*b);
+  const auto killed_at = std::chrono::steady_clock::now();
+  wait_for_cluster({a.get()}, {"ra"});
+  CHECK(std::chrono::steady_clock::now() - killed_at < std::chrono::milliseconds(kRelayTimeoutMs + 1000 + 500));
+  check_error(throw_sprite(a->worker_port(), lost, "left", "{}"), 404, "unknown_node");
+  check_error(Connection(a->master_port()).request("GET", "/v1/nodes/" + lost.id, bearer(lost.token)), 404,
+              "unknown_node");
+}
+
+TEST_CASE("with NATS away, cross-relay work is 503 cluster_unavailable, local work goes on, then it recovers",
+          "[cluster]") {
+  NatsServer nats;
+  // Node TTLs far beyond the test: the only way to lose a node is the cluster.
+  auto a = clustered_relay(nats, "ra", {"--node-ttl-ms", "600000"});
+  auto b = clustered_relay(nats, "rb", {"--node-ttl-ms", "600000"});
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  Node at_b = join(b->master_port(), "g", "b1");
+  Node local = join(a->master_port(), "g", "a1");
+
+  nats.stop();
+  // Within 3 s a cross-relay throw is refused with the cluster's code.
+  Response refused;
+  REQUIRE(retry_until(
+      [&] {
+        refused = throw_sprite(a->worker_port(), at_b, "left", "{}");
+        return refused.status == 503;
+      },
+      std::chrono::seconds(3)));
+  check_error(refused, 503, "cluster_unavailable");
+  CHECK(refused.header("Retry-After") == "1");
+  // Local work goes on: a relay's own nodes join, throw and poll.
+  Node local2 = join(a->master_port(), "g", "a2");
+  REQUIRE_STATUS(throw_sprite(a->worker_port(), local, "right", R"({"k":1})"), 202);
+  Inbox inbox(a->master_port(), local2);
+  CHECK(of_type(inbox.drain(), "sprite").size() == 1);
+
+  // Cut off past the relay timeout, each relay knows the others declared it
+  // gone: it forgets the cluster (and drops the nodes the others knew).
+  wait_for_cluster({a.get()}, {"ra"});
+  wait_for_cluster({b.get()}, {"rb"});
+  check_error(poll(b->master_port(), at_b, 0, 0), 404, "unknown_node");
+
+  nats.start();
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  check_error(throw_sprite(a->worker_port(), at_b, "left", "{}"), 404, "unknown_node");
+  Node fresh = join(b->master_port(), "g", "b2");
+  REQUIRE_STATUS(throw_sprite(a->worker_port(), fresh, "left", "{}"), 202);
+}
