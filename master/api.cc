@@ -16,7 +16,7 @@ using http::HttpRequest;
 using http::Method;
 using http::Route;
 
-Api::Api(Relay& relay, Counters& counters, const RelayIdentity& identity, const ClusterLink& cluster,
+Api::Api(Relay& relay, Counters& counters, const RelayIdentity& identity, ClusterLink& cluster,
          std::function<void(Gauges&)> gauges, uint32_t max_body_bytes)
     : relay_(relay),
       counters_(counters),
@@ -93,6 +93,13 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
   if (m.route == Route::NodeEvents) {
     poll(conn, node, req, slot);
   } else if (req.method == Method::Delete) {
+    if (relay_.clustered()) {
+      const uint64_t serial = conn.serial();
+      cluster_.leave(node, [this, serial, slot] {
+        if (http::HttpConnection* later = listener_ ? listener_->find(serial) : nullptr) later->respond(slot, 204, {}, {});
+      });
+      return;
+    }
     relay_.leave(node);
     conn.respond(slot, 204, {}, {});
   } else {
@@ -143,9 +150,27 @@ void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
     return;
   }
   const JoinBody& body = std::get<JoinBody>(parsed);
+  if (relay_.clustered()) {
+    // The group's owner seats the node; the answer comes in a later turn,
+    // to a connection that may have gone (the node then ends by its TTL).
+    const uint64_t serial = conn.serial();
+    cluster_.join(body.group, body.name, [this, serial, slot](Node* node, uint16_t status, std::string_view code) {
+      http::HttpConnection* later = listener_ ? listener_->find(serial) : nullptr;
+      if (later) answer_join(*later, slot, node, status, code);
+    });
+    return;
+  }
   Node* node = relay_.join(body.group, body.name);
+  answer_join(conn, slot, node, node ? 201 : 503, node ? std::string_view() : "node_limit");
+}
+
+void Api::answer_join(HttpConnection& conn, uint32_t slot, const Node* node, uint16_t status, std::string_view code) {
   if (!node) {
-    conn.respond_error(slot, 503, "node_limit", "the relay holds its maximum number of nodes");
+    if (code == "node_limit") {
+      conn.respond_error(slot, 503, "node_limit", "the relay holds its maximum number of nodes");
+    } else {
+      conn.respond_error(slot, status, code, "the group's relay cannot be reached now; retry", "Retry-After: 1\r\n");
+    }
     return;
   }
   const RelayConfig& config = relay_.config();

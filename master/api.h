@@ -45,18 +45,21 @@ class HttpPollAnswerer final : public PollAnswerer {
 class Api : public http::HttpService {
  public:
   // `gauges` fills in what other components own (connections, workers).
-  Api(Relay& relay, Counters& counters, const RelayIdentity& identity, const ClusterLink& cluster,
+  Api(Relay& relay, Counters& counters, const RelayIdentity& identity, ClusterLink& cluster,
       std::function<void(Gauges&)> gauges, uint32_t max_body_bytes);
 
   std::optional<http::EarlyResponse> on_headers(http::HttpConnection& conn, const http::HttpRequest& req) override;
   void on_request(http::HttpConnection& conn, http::HttpRequest& req, uint32_t slot) override;
   void on_close(http::HttpConnection& conn) override;
 
+  // Where a join answered later (in a cluster) finds its connection.
+  void attach(http::HttpListener& listener) { listener_ = &listener; }
   // While stopping, new polls are answered at once instead of parked.
   void set_stopping() { stopping_ = true; }
 
  private:
   void join(http::HttpConnection& conn, const http::HttpRequest& req, uint32_t slot);
+  void answer_join(http::HttpConnection& conn, uint32_t slot, const Node* node, uint16_t status, std::string_view code);
   void poll(http::HttpConnection& conn, Node* node, const http::HttpRequest& req, uint32_t slot);
   void info(http::HttpConnection& conn, Node* node, uint32_t slot);
   void redirect(http::HttpConnection& conn, const http::HttpRequest& req, std::string_view master_url, uint32_t slot);
@@ -65,7 +68,8 @@ class Api : public http::HttpService {
   Relay& relay_;
   Counters& counters_;
   const RelayIdentity& identity_;
-  const ClusterLink& cluster_;
+  ClusterLink& cluster_;
+  http::HttpListener* listener_ = nullptr;
   std::function<void(Gauges&)> fill_gauges_;
   uint32_t max_body_bytes_;
   std::chrono::steady_clock::time_point started_;

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "cluster/messages.h"
+#include "common/fnv1a.h"
 #include "common/http_response.h"
 #include "common/log.h"
-#include "ipc/frame.h"
 #include "master/worker_link.h"
 
 namespace sprites::master {
@@ -25,31 +25,50 @@ uint64_t new_incarnation() {
 // How long before the worker gives up on a forwarded throw this relay answers
 // it 503 relay_unavailable itself (the tick that notices runs every 250 ms).
 constexpr uint64_t kAnswerMarginMs = 300;
+// A NATS message stays well under the server's default 1 MB limit: frames
+// of one turn to one relay leave in pieces of about this size.
+constexpr size_t kMaxMessageBytes = 512 * 1024;
+
+// Rendezvous weight of a relay for a group: FNV-1a, then a 64-bit finaliser
+// so that ids differing in one character spread over the whole range.
+uint64_t weight(std::string_view group, std::string_view relay) {
+  uint64_t x = Fnv1a().add(group).add(std::string_view("\0", 1)).add(relay).value();
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
 
 }  // namespace
 
 ClusterLink::ClusterLink(uv_loop_t* loop, Relay& relay, const RelayIdentity& identity, const std::string& nats_urls,
-                         uint32_t relay_timeout_ms, uint32_t max_body_bytes)
-    : loop_(loop),
-      relay_(relay),
-      identity_(identity),
-      nats_urls_(nats_urls),
-      max_frame_length_(ipc::max_throw_frame_length(max_body_bytes)) {
-  started_ms_ = uv_now(loop);
-  membership_ = std::make_unique<cluster::Membership>(identity.id, new_incarnation(), relay_timeout_ms, started_ms_);
+                         uint32_t relay_timeout_ms)
+    : loop_(loop), relay_(relay), identity_(identity), nats_urls_(nats_urls) {
+  membership_ = std::make_unique<cluster::Membership>(identity.id, new_incarnation(), relay_timeout_ms, uv_now(loop));
 }
 
-ClusterLink::~ClusterLink() { close(); }
+ClusterLink::~ClusterLink() {
+  close();
+  relay_.set_cluster_hooks(nullptr);
+}
 
 bool ClusterLink::start(std::string& why) {
   if (!identity_.clustered()) return true;
   heartbeat_subject_ = cluster::heartbeat_subject(identity_.cluster);
   own_subject_ = cluster::relay_subject(identity_.cluster, identity_.id);
+  owner_ = std::make_unique<GroupOwner>(*this, relay_.config().grid_width);
+  home_ = std::make_unique<ClusterHome>(*this, relay_);
+  relay_.set_cluster_hooks(home_.get());
   bus_ = std::make_unique<cluster::NatsBus>(loop_, *this);
   if (!bus_->start(nats_urls_, "sprites relay " + identity_.id, {heartbeat_subject_, own_subject_}, why)) {
     bus_.reset();
     return false;
   }
+  idle_ = UvHandle<uv_idle_t>::allocate();
+  uv_idle_init(loop_, idle_.get());
+  idle_->data = this;
   tick_ = UvHandle<uv_timer_t>::allocate();
   uv_timer_init(loop_, tick_.get());
   tick_->data = this;
@@ -60,9 +79,12 @@ bool ClusterLink::start(std::string& why) {
 
 void ClusterLink::close() {
   tick_.close();
+  idle_.close();
   if (bus_) bus_->close();
-  for (auto& [id, p] : pending_) p.done(503, http::error_body("relay_unavailable", "this relay is stopping"));
+  auto pending = std::move(pending_);
   pending_.clear();
+  for (auto& [id, p] : pending) p.done(503, http::error_body("relay_unavailable", "this relay is stopping"));
+  if (home_) home_->clear();
 }
 
 // ---- membership ----------------------------------------------------------
@@ -76,11 +98,18 @@ void ClusterLink::tick() {
              "dropping its %zu nodes and rejoining as a new relay",
              static_cast<unsigned long long>(membership_->timeout_ms()), relay_.node_count());
     relay_.drop_all();
+    owner_->clear();
+    home_->clear();
+    membership_changed();
   }
-  for (const cluster::Heartbeat& gone : membership_->expire(now)) {
-    LOG_WARN("relay %s is gone: not heard from for %llu ms", gone.id.c_str(),
+  const std::vector<cluster::Heartbeat> gone = membership_->expire(now);
+  for (const cluster::Heartbeat& g : gone) {
+    LOG_WARN("relay %s is gone: not heard from for %llu ms", g.id.c_str(),
              static_cast<unsigned long long>(membership_->timeout_ms()));
+    lost(g.id);
   }
+  if (!gone.empty()) membership_changed();
+
   const uint64_t mono = ipc::monotonic_ms();
   std::vector<uint32_t> late;
   for (const auto& [id, p] : pending_) {
@@ -90,6 +119,11 @@ void ClusterLink::tick() {
     auto node = pending_.extract(id);
     node.mapped().done(503, http::error_body("relay_unavailable", "the thrower's home relay does not answer now; retry"));
   }
+  owner_->tick();
+  home_->tick();
+  const bool reachable_now = reachable();
+  if (reachable_now && !was_reachable_) home_->claim_all();  // places lost meanwhile come again
+  was_reachable_ = reachable_now;
   announce();
 }
 
@@ -101,6 +135,16 @@ void ClusterLink::announce() {
   hb.worker = identity_.worker_url;
   hb.nodes = relay_.node_count();
   bus_->publish(heartbeat_subject_, std::string(), cluster::encode_heartbeat(hb));
+}
+
+void ClusterLink::lost(const std::string& relay) {
+  owner_->relay_lost(relay);
+  home_->relay_lost(relay);
+}
+
+void ClusterLink::membership_changed() {
+  owner_->membership_changed();
+  home_->owners_changed();
 }
 
 void ClusterLink::on_connection(bool connected) {
@@ -117,21 +161,175 @@ void ClusterLink::on_message(const cluster::NatsBus::Message& m) {
     auto hb = cluster::decode_heartbeat(m.data);
     if (!hb) return;  // not a relay of ours: ignored
     std::vector<cluster::Heartbeat> replaced;
-    auto heard = membership_->heard(*hb, uv_now(loop_), &replaced);
-    for (const auto& old : replaced) LOG_WARN("relay %s restarted: its previous incarnation is gone", old.id.c_str());
+    const auto heard = membership_->heard(*hb, uv_now(loop_), &replaced);
+    for (const auto& old : replaced) {
+      LOG_WARN("relay %s restarted: its previous incarnation is gone", old.id.c_str());
+      lost(old.id);
+    }
     if (heard == cluster::Membership::Heard::New) {
       LOG_INFO("relay %s joined the cluster (%s, %s)", hb->id.c_str(), hb->master.c_str(), hb->worker.c_str());
+      membership_changed();
     }
     return;
   }
   if (m.subject == own_subject_) {
-    std::string_view from = cluster::relay_of_subject(identity_.cluster, m.reply);
-    if (from.empty()) return;  // no way to answer: not a relay
-    on_frames(m.reply, m.data);
+    const std::string from(cluster::relay_of_subject(identity_.cluster, m.reply));
+    if (from.empty() || from == identity_.id) return;  // not a relay, or an impostor of this one
+    // Frames only from live relays: a relay declared gone that still talks
+    // (frozen, or cut off) must not act on the cluster.
+    if (!membership_->find(from)) return;
+    dispatch(from, m.data);
   }
 }
 
+// ---- frames between relays --------------------------------------------------
+
+bool ClusterLink::post(const std::string& relay, cluster::WireType type, uint32_t id, std::string_view body) {
+  if (relay == identity_.id) {
+    cluster::append_wire_frame(local_, type, id, body);
+  } else {
+    if (!bus_ || !bus_->connected() || !membership_->find(relay)) return false;
+    cluster::append_wire_frame(outbox_[relay], type, id, body);
+  }
+  soon();
+  return true;
+}
+
+void ClusterLink::soon() {
+  if (idle_ && !uv_is_active(idle_.handle())) uv_idle_start(idle_.get(), &ClusterLink::on_idle);
+}
+
+void ClusterLink::on_idle(uv_idle_t* idle) { static_cast<ClusterLink*>(idle->data)->flush(); }
+
+void ClusterLink::flush() {
+  // Frames to this relay first: handling them may send more (bounded
+  // rounds; what is left waits for the next turn).
+  for (int round = 0; round < 8 && !local_.empty(); ++round) {
+    std::string frames;
+    frames.swap(local_);
+    dispatch(identity_.id, frames);
+  }
+  home_->flush();
+  for (auto& [relay, data] : outbox_) {
+    const std::string subject = cluster::relay_subject(identity_.cluster, relay);
+    std::string_view rest = data;
+    std::vector<cluster::WireFrame> frames;
+    cluster::split_wire_frames(rest, frames);
+    size_t start = 0, size = 0;
+    for (const cluster::WireFrame& f : frames) {
+      const size_t end = static_cast<size_t>(f.body.data() + f.body.size() - data.data());
+      if (size > 0 && end - start > kMaxMessageBytes) {
+        bus_->publish(subject, own_subject_, std::string_view(data).substr(start, size));
+        start += size;
+      }
+      size = end - start;
+    }
+    if (size > 0) bus_->publish(subject, own_subject_, std::string_view(data).substr(start, size));
+  }
+  outbox_.clear();
+  if (local_.empty()) uv_idle_stop(idle_.get());
+}
+
+void ClusterLink::dispatch(const std::string& from, std::string_view data) {
+  std::vector<cluster::WireFrame> frames;
+  const bool whole = cluster::split_wire_frames(data, frames);
+  for (const cluster::WireFrame& f : frames) on_frame(from, f);
+  if (!whole) LOG_WARN("a malformed message from relay %s: ignored its rest", from.c_str());
+}
+
+void ClusterLink::on_frame(const std::string& from, const cluster::WireFrame& f) {
+  using cluster::WireType;
+  bool ok = true;
+  switch (f.type) {
+    case WireType::Throw:
+      serve_throw(from, f.id, f.body);
+      return;
+    case WireType::ThrowResult:
+      on_throw_result(from, f.id, f.body);
+      return;
+    case WireType::Join: {
+      cluster::JoinMessage m;
+      if ((ok = cluster::decode(f.body, m))) owner_->on_join(from, f.id, m);
+      break;
+    }
+    case WireType::JoinResult: {
+      cluster::JoinResultMessage m;
+      if ((ok = cluster::decode(f.body, m))) home_->on_join_result(from, f.id, m);
+      break;
+    }
+    case WireType::Leave: {
+      cluster::LeaveMessage m;
+      if ((ok = cluster::decode(f.body, m))) owner_->on_leave(from, f.id, m);
+      break;
+    }
+    case WireType::LeaveResult: {
+      cluster::LeaveResultMessage m;
+      if ((ok = cluster::decode(f.body, m))) home_->on_leave_result(from, f.id, m);
+      break;
+    }
+    case WireType::Place: {
+      cluster::PlaceMessage m;
+      if ((ok = cluster::decode(f.body, m))) home_->on_place(from, f.id, m);
+      break;
+    }
+    case WireType::PlaceAck:
+      owner_->on_place_ack(from, f.id);
+      break;
+    case WireType::Claim: {
+      cluster::ClaimMessage m;
+      if ((ok = cluster::decode(f.body, m))) owner_->on_claim(from, m);
+      break;
+    }
+    case WireType::Census: {
+      cluster::CensusMessage m;
+      if ((ok = cluster::decode(f.body, m))) home_->on_census(from, m);
+      break;
+    }
+    case WireType::Deliver: {
+      cluster::DeliverMessage m;
+      if ((ok = cluster::decode(f.body, m))) home_->on_deliver(from, f.id, m);
+      break;
+    }
+    case WireType::DeliverResult: {
+      cluster::DeliverResultMessage m;
+      if ((ok = cluster::decode(f.body, m))) home_->on_deliver_result(from, f.id, m);
+      break;
+    }
+    case WireType::Acked:
+    case WireType::Returned: {
+      cluster::CopiesMessage m;
+      if (!(ok = cluster::decode(f.body, m))) break;
+      if (f.type == WireType::Acked) {
+        home_->on_acked(from, m);
+      } else {
+        home_->on_returned(from, m);
+      }
+      break;
+    }
+  }
+  if (!ok) LOG_WARN("a malformed frame (type %u) from relay %s: ignored", static_cast<unsigned>(f.type), from.c_str());
+}
+
 // ---- routing -------------------------------------------------------------
+
+std::string ClusterLink::owner_of(std::string_view group) const {
+  std::string_view best = identity_.id;
+  uint64_t best_weight = weight(group, best);
+  for (const auto& [id, info] : membership_->others()) {
+    const uint64_t w = weight(group, id);
+    if (w > best_weight || (w == best_weight && id < best)) {
+      best = id;
+      best_weight = w;
+    }
+  }
+  return std::string(best);
+}
+
+std::vector<std::string> ClusterLink::live_relays() const {
+  std::vector<std::string> out{identity_.id};
+  for (const auto& [id, info] : membership_->others()) out.push_back(id);
+  return out;
+}
 
 ClusterLink::Home ClusterLink::home_of(std::string_view node_id) const {
   if (!identity_.clustered()) return {Where::Here, {}};
@@ -147,7 +345,9 @@ bool ClusterLink::reachable() const {
   return bus_ && bus_->connected() && !membership_->deaf(uv_now(loop_));
 }
 
-size_t ClusterLink::live_relays() const { return 1 + (identity_.clustered() ? membership_->others().size() : 0); }
+size_t ClusterLink::live_relay_count() const {
+  return 1 + (identity_.clustered() ? membership_->others().size() : 0);
+}
 
 std::string ClusterLink::render_cluster() const {
   const uint64_t now = uv_now(loop_);
@@ -190,78 +390,71 @@ std::string ClusterLink::render_stats_member() const {
   out.append(",\"relay\":");
   http::append_json_string(out, identity_.id);
   out.append(",\"relays\":");
-  http::append_uint(out, live_relays());
+  http::append_uint(out, live_relay_count());
   out.append(",\"nats_connected\":");
   out.append(bus_ && bus_->connected() ? "true" : "false");
+  out.append(",\"groups_kept\":");
+  http::append_uint(out, owner_ ? owner_->groups_held() : 0);
+  out.append(",\"kept_copies\":");
+  http::append_uint(out, home_ ? home_->kept_copies() : 0);
   out.push_back('}');
   return out;
 }
 
-// ---- throws between relays ----------------------------------------------
+// ---- joins and throws ------------------------------------------------------
 
-bool ClusterLink::forward_throw(const ipc::ThrowMessage& t, ThrowDone done) {
+void ClusterLink::join(std::string_view group, std::string_view name, ClusterHome::JoinDone done) {
+  home_->join(group, name, std::move(done));
+}
+
+bool ClusterLink::take_throw(const ipc::ThrowMessage& t, ThrowDone done) {
+  if (!identity_.clustered()) return false;
   const Home home = home_of(t.node);
-  if (home.where == Where::Here) return false;
-  if (home.where == Where::Nowhere) {
-    relay_.count_rejected();
-    done(404, http::error_body("unknown_node", "no node with this id"));
-    return true;
+  switch (home.where) {
+    case Where::Here:
+      home_->throw_here(t, std::move(done));
+      return true;
+    case Where::Nowhere:
+      relay_.count_rejected();
+      done(404, http::error_body("unknown_node", "no node with this id"));
+      return true;
+    case Where::Unreachable:
+      done(503, http::error_body("cluster_unavailable", "the relays cannot reach each other now; retry"));
+      return true;
+    case Where::There:
+      forward_throw(t, cluster::home_of(t.node), std::move(done));
+      return true;
   }
-  if (home.where == Where::Unreachable || !reachable()) {
-    done(503, http::error_body("cluster_unavailable", "the relays cannot reach each other now; retry"));
-    return true;
-  }
+  return true;
+}
+
+void ClusterLink::forward_throw(const ipc::ThrowMessage& t, std::string_view home, ThrowDone done) {
   const uint64_t now = ipc::monotonic_ms();
   ipc::ThrowMessage forwarded = t;
   forwarded.expires_at_ms = t.expires_at_ms > now ? t.expires_at_ms - now : 0;
   const uint32_t id = next_request_id_++;
-  std::string frame;
-  ipc::append_frame(frame, ipc::FrameType::Throw, id, ipc::encode(forwarded));
-  if (!bus_->publish(cluster::relay_subject(identity_.cluster, cluster::home_of(t.node)), own_subject_, frame)) {
+  if (!reachable() || !post(std::string(home), cluster::WireType::Throw, id, ipc::encode(forwarded))) {
     done(503, http::error_body("cluster_unavailable", "the relays cannot reach each other now; retry"));
-    return true;
+    return;
   }
   const uint64_t by = t.expires_at_ms > kAnswerMarginMs ? t.expires_at_ms - kAnswerMarginMs : 0;
-  pending_.emplace(id, PendingThrow{std::move(done), by, std::string(cluster::home_of(t.node))});
-  return true;
+  pending_.emplace(id, PendingThrow{std::move(done), by, std::string(home)});
 }
 
-void ClusterLink::on_frames(std::string_view from, std::string_view data) {
-  ipc::FrameDecoder decoder;
-  decoder.set_max_length(max_frame_length_);
-  decoder.feed(data.data(), data.size());
-  ipc::FrameView f;
-  while (decoder.next(f) == ipc::FrameDecoder::Status::Frame) {
-    switch (f.type) {
-      case ipc::FrameType::Throw:
-        serve_throw(from, f.id, f.body);
-        break;
-      case ipc::FrameType::ThrowResult:
-        on_throw_result(from, f.id, f.body);
-        break;
-      default:
-        break;  // no other frame travels between relays
-    }
-  }
-  if (decoder.failed() || decoder.buffered() != 0) LOG_WARN("a malformed message from %.*s: ignored its rest",
-                                                           static_cast<int>(from.size()), from.data());
-}
-
-void ClusterLink::serve_throw(std::string_view from, uint32_t id, std::string_view body) {
+void ClusterLink::serve_throw(const std::string& from, uint32_t id, std::string_view body) {
   ipc::ThrowMessage t;
   if (!ipc::decode(body, t) || t.expires_at_ms == 0) return;  // malformed, or its worker gave up
-  const ThrowAnswer answer = throw_answer(relay_.throw_sprite(t.node, t.token, t.direction, t.has_id, t.sprite_id, t.sprite));
-  std::string frame;
-  ipc::append_frame(frame, ipc::FrameType::ThrowResult, id, ipc::encode(ipc::ThrowResultMessage{answer.status, answer.body}));
-  bus_->publish(std::string(from), own_subject_, frame);
+  t.expires_at_ms += ipc::monotonic_ms();                     // sent as the milliseconds left
+  home_->throw_here(t, [this, from, id](uint16_t status, std::string_view answer) {
+    post(from, cluster::WireType::ThrowResult, id, ipc::encode(ipc::ThrowResultMessage{status, answer}));
+  });
 }
 
-void ClusterLink::on_throw_result(std::string_view from, uint32_t id, std::string_view body) {
+void ClusterLink::on_throw_result(const std::string& from, uint32_t id, std::string_view body) {
   ipc::ThrowResultMessage r;
   if (!ipc::decode(body, r)) return;
   auto it = pending_.find(id);
-  if (it == pending_.end()) return;  // answered 503 already
-  if (cluster::relay_of_subject(identity_.cluster, from) != it->second.home) return;  // not the relay asked
+  if (it == pending_.end() || it->second.home != from) return;  // answered 503 already, or not the relay asked
   ThrowDone done = std::move(it->second.done);
   pending_.erase(it);
   done(r.status, r.body);

@@ -1,17 +1,18 @@
 // ClusterLink: the master's end of the cluster (docs/API.md "Clusters",
 // docs/cluster.md). It announces this relay on NATS, keeps the Membership of
-// live relays, routes requests for nodes whose home is another relay, and
-// carries throws between relays:
+// live relays, carries frames between relays (ClusterPost: batched per loop
+// turn, one NATS message per relay; frames to itself never leave the
+// process), and hands them to the relay's two cluster roles: GroupOwner (the
+// grids it keeps) and ClusterHome (the nodes it holds).
 //
-//  - home routing: a node id names its home relay (cluster/messages.h); a
+//  - Home routing: a node id names its home relay (cluster/messages.h); a
 //    poll, node info or leave for a node of another live relay is a 307 to
-//    its public master URL, an id of a relay not alive is 404;
-//  - throws: a worker's throw for a thrower homed elsewhere is forwarded to
-//    that home as the same IPC Throw frame (expiry as milliseconds left);
-//    the home's ThrowResult comes back and goes to the worker unchanged. With
-//    NATS down it is 503 cluster_unavailable; a home that does not answer
-//    before the worker's deadline is 503 relay_unavailable;
-//  - cut off: heard by the cluster, then deaf to its own heartbeats for
+//    its public master URL, an id of a relay not alive is 404.
+//  - Throws: a worker's throw for a thrower homed elsewhere is forwarded to
+//    that home as the IPC Throw body (expiry as milliseconds left); its
+//    ThrowResult goes back to the worker unchanged. A throw at home goes to
+//    ClusterHome. With NATS away it is 503 cluster_unavailable.
+//  - Cut off: heard by the cluster, then deaf to its own heartbeats for
 //    --relay-timeout-ms, this relay has been declared gone by the others. It
 //    drops its nodes (their requests get 404 from then on) and announces
 //    itself as a new incarnation when NATS carries its heartbeats again.
@@ -23,6 +24,7 @@
 #include <uv.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,15 +34,18 @@
 #include "cluster/nats_bus.h"
 #include "common/uv_handle.h"
 #include "ipc/messages.h"
+#include "master/cluster_home.h"
+#include "master/cluster_post.h"
+#include "master/group_owner.h"
 #include "master/relay.h"
 #include "master/relay_identity.h"
 
 namespace sprites::master {
 
-class ClusterLink final : public cluster::NatsBus::Listener {
+class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost {
  public:
   ClusterLink(uv_loop_t* loop, Relay& relay, const RelayIdentity& identity, const std::string& nats_urls,
-              uint32_t relay_timeout_ms, uint32_t max_body_bytes);
+              uint32_t relay_timeout_ms);
   ~ClusterLink() override;
   ClusterLink(const ClusterLink&) = delete;
   ClusterLink& operator=(const ClusterLink&) = delete;
@@ -60,19 +65,29 @@ class ClusterLink final : public cluster::NatsBus::Listener {
   };
   Home home_of(std::string_view node_id) const;
 
-  // A worker's throw. False: the thrower is at home here, the relay decides.
-  // True: it went to the thrower's home (or was refused), and `done` gets
-  // the answer for the worker, now or later, exactly once.
+  // A join in a cluster (ClusterHome::join).
+  void join(std::string_view group, std::string_view name, ClusterHome::JoinDone done);
+  void leave(Node* node, std::function<void()> done) { home_->leave(node, std::move(done)); }
+  // A worker's throw. False: no cluster, the relay decides alone. True: the
+  // cluster took it, and `done` gets the worker's answer, now or later,
+  // exactly once.
   using ThrowDone = std::function<void(uint16_t status, std::string_view body)>;
-  bool forward_throw(const ipc::ThrowMessage& t, ThrowDone done);
+  bool take_throw(const ipc::ThrowMessage& t, ThrowDone done);
 
   // GET /v1/cluster, and the `cluster` member of /v1/stats (empty without
   // a cluster).
   std::string render_cluster() const;
   std::string render_stats_member() const;
-  size_t live_relays() const;
-  // NATS connected and this relay hears its own heartbeats.
-  bool reachable() const;
+  size_t live_relay_count() const;
+
+  // ClusterPost.
+  const std::string& self() const override { return identity_.id; }
+  bool post(const std::string& relay, cluster::WireType type, uint32_t id, std::string_view body) override;
+  void soon() override;
+  std::string owner_of(std::string_view group) const override;
+  std::vector<std::string> live_relays() const override;
+  bool reachable() const override;
+  uint64_t now_ms() const override { return uv_now(loop_); }
 
  private:
   struct PendingThrow {
@@ -86,25 +101,35 @@ class ClusterLink final : public cluster::NatsBus::Listener {
   void on_connection(bool connected) override;
 
   static void on_tick(uv_timer_t* timer);
+  static void on_idle(uv_idle_t* idle);
   void tick();
   void announce();
-  void on_frames(std::string_view from, std::string_view data);
-  void serve_throw(std::string_view from, uint32_t id, std::string_view body);
-  void on_throw_result(std::string_view from, uint32_t id, std::string_view body);
+  void membership_changed();
+  void lost(const std::string& relay);
+  void dispatch(const std::string& from, std::string_view data);
+  void on_frame(const std::string& from, const cluster::WireFrame& f);
+  void forward_throw(const ipc::ThrowMessage& t, std::string_view home, ThrowDone done);
+  void serve_throw(const std::string& from, uint32_t id, std::string_view body);
+  void on_throw_result(const std::string& from, uint32_t id, std::string_view body);
+  void flush();
 
   uv_loop_t* loop_;
   Relay& relay_;
   const RelayIdentity& identity_;  // the master's: complete once its ports listen
   std::string nats_urls_;
-  uint32_t max_frame_length_;
   std::unique_ptr<cluster::NatsBus> bus_;
   std::unique_ptr<cluster::Membership> membership_;
+  std::unique_ptr<GroupOwner> owner_;
+  std::unique_ptr<ClusterHome> home_;
   std::string heartbeat_subject_;
   std::string own_subject_;
   UvHandle<uv_timer_t> tick_;
+  UvHandle<uv_idle_t> idle_;
+  std::map<std::string, std::string> outbox_;  // relay -> frames to send this turn
+  std::string local_;                          // frames to this relay
   std::unordered_map<uint32_t, PendingThrow> pending_;
   uint32_t next_request_id_ = 1;
-  uint64_t started_ms_ = 0;
+  bool was_reachable_ = false;
 };
 
 }  // namespace sprites::master

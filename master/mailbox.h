@@ -49,6 +49,7 @@ struct Event {
   uint32_t tail_at = 0;  // Sprite/Returned: where the shared "direction"... part starts in text
   std::string text;      // the JSON object without its opening `{"seq":N,`
   std::string thrower;   // Sprite: the thrower's node id
+  uint64_t copy = 0;     // Sprite from another relay: its home's kept copy (0: none)
 };
 
 class Mailbox {

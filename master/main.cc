@@ -81,7 +81,7 @@ struct Master {
         clock(loop),
         relay(clock, answerer, config, counters),
         link(loop, relay, counters, options.max_body_bytes),
-        cluster(loop, relay, identity, options.nats, options.relay_timeout_ms, options.max_body_bytes),
+        cluster(loop, relay, identity, options.nats, options.relay_timeout_ms),
         api(relay, counters, identity, cluster,
             [this](master::Gauges& g) {
               g.connections = listener.connection_count();
@@ -92,10 +92,11 @@ struct Master {
         snapshot_path(master::snapshot_path_for(options.ipc_path)),
         ready(options.ready_fd) {
     answerer.attach(listener);
+    api.attach(listener);
     link.on_workers_changed([this](size_t n) { ready.workers(n); });
     if (identity.clustered()) {
       link.set_throw_forwarder([this](const ipc::ThrowMessage& t, master::WorkerLink::ThrowAnswerSink answer) {
-        return cluster.forward_throw(t, std::move(answer));
+        return cluster.take_throw(t, std::move(answer));
       });
     }
   }

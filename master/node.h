@@ -6,7 +6,9 @@
 // connection, and the product promises well under 1 KiB for the lot.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "master/deadlines.h"
@@ -18,6 +20,20 @@
 namespace sprites::master {
 
 struct Group;
+
+// In a cluster, a node's place as its group's owner last told it (the grid
+// itself lives at the owner: master/topology.h).
+struct NodeView {
+  struct Ref {
+    std::string id;
+    std::string name;
+    bool operator==(const Ref&) const = default;
+  };
+  uint64_t version = 0;
+  uint32_t row = 0, col = 0;
+  std::array<Ref, 4> neighbours;  // indexed by Direction
+  bool placed = false;            // false: joined, the owner has not answered yet
+};
 
 struct Node : GridMember, DeadlineEntry {
   std::string id;
@@ -32,11 +48,13 @@ struct Node : GridMember, DeadlineEntry {
   double rate_tokens = 0;
   uint64_t rate_refill_ms = 0;
   bool wake_queued = false;  // in the relay's list of polls to answer this turn
+  std::unique_ptr<NodeView> view;  // in a cluster only
 };
 
 struct Group {
   std::string name;
-  Grid grid;
+  Grid grid;         // without a cluster; in one, the owner's grid is elsewhere
+  uint32_t homed = 0;  // in a cluster: this relay's nodes of the group
   explicit Group(std::string n, uint32_t width) : name(std::move(n)), grid(width) {}
 };
 

@@ -124,6 +124,7 @@ Node* Relay::find(std::string_view id) const {
 }
 
 void Relay::leave(Node* node) {
+  LOG_DEBUG("node %s leaves", node->id.c_str());
   if (node->poll.holder != 0) {
     const ParkedPoll poll = node->poll;
     node->poll = ParkedPoll{};
@@ -137,32 +138,125 @@ void Relay::leave(Node* node) {
   }
 
   Group* group = node->group;
-  changed_.clear();
-  group->grid.leave(node, changed_);
-  for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
+  if (hooks_) {
+    hooks_->node_left(*node);  // its owner moves the grid and tells the neighbours
+  } else {
+    changed_.clear();
+    group->grid.leave(node, changed_);
+    for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
+  }
 
   auto owned = std::move(nodes_.find(std::string_view(node->id))->second);
   nodes_.erase(std::string_view(node->id));
-  if (group->grid.empty()) groups_.erase(group->name);
+  forget_member(group);
 
   // Unread sprites go back to their throwers; what cannot go back (the
-  // thrower has left, or its mailbox is full) is counted as dropped.
+  // thrower has left, or its mailbox is full) is counted as dropped. A
+  // sprite from another relay goes back through the thrower's home, which
+  // kept a copy.
   for (Event& e : node->mailbox.take_all()) {
     if (e.kind == EventKind::Returned) {
       ++counters_.dropped;
       continue;
     }
     if (e.kind != EventKind::Sprite) continue;
-    Node* thrower = find(e.thrower);
-    if (!thrower || thrower->mailbox.size() >= config_.mailbox_limit) {
-      ++counters_.dropped;
+    if (e.copy != 0 && hooks_) {
+      hooks_->sprite_unread(e.thrower, e.copy);
       continue;
     }
-    uint32_t tail_at = 0;
-    std::string text = returned_event_text(ref_of(*node), std::string_view(e.text).substr(e.tail_at), tail_at);
-    push_event(*thrower, EventKind::Returned, std::move(text), tail_at, std::string());
-    ++counters_.returned;
+    give_back(e.thrower, ref_of(*node), std::string_view(e.text).substr(e.tail_at));
   }
+}
+
+void Relay::forget_member(Group* group) {
+  if (hooks_) {
+    if (--group->homed == 0) groups_.erase(group->name);
+  } else if (group->grid.empty()) {
+    groups_.erase(group->name);
+  }
+}
+
+bool Relay::give_back(std::string_view thrower_id, EventRef receiver, std::string_view tail) {
+  Node* thrower = find(thrower_id);
+  if (!thrower || thrower->mailbox.size() >= config_.mailbox_limit) {
+    ++counters_.dropped;
+    return false;
+  }
+  uint32_t tail_at = 0;
+  std::string text = returned_event_text(receiver, tail, tail_at);
+  push_event(*thrower, EventKind::Returned, std::move(text), tail_at, std::string());
+  ++counters_.returned;
+  return true;
+}
+
+// ---- in a cluster ----------------------------------------------------------
+
+Node* Relay::admit(std::string_view group_name, std::string_view name) {
+  if (nodes_.size() >= config_.max_nodes) return nullptr;
+  auto node = std::make_unique<Node>();
+  do {
+    node->id = new_node_id(config_.node_id_prefix);
+  } while (nodes_.count(node->id) != 0);
+  node->token = new_token();
+  node->name.assign(name);
+  node->group = &group_named(group_name);
+  ++node->group->homed;
+  node->rate_tokens = 2 * config_.rate_limit;
+  node->rate_refill_ms = now();
+  node->view = std::make_unique<NodeView>();
+  Node* raw = node.get();
+  nodes_.emplace(std::string_view(raw->id), std::move(node));
+  deadlines_.schedule(raw, now() + config_.node_ttl_ms);
+  arm_clock();
+  return raw;
+}
+
+void Relay::discard(Node* node) {
+  LOG_DEBUG("node %s discarded: its join did not complete", node->id.c_str());
+  deadlines_.cancel(node);
+  Group* group = node->group;
+  auto owned = std::move(nodes_.find(std::string_view(node->id))->second);
+  nodes_.erase(std::string_view(node->id));
+  forget_member(group);
+  arm_clock();
+}
+
+void Relay::place(Node& node, const NodeView& view, bool first) {
+  NodeView& mine = *node.view;
+  if (mine.placed && view.version <= mine.version) return;  // an older word
+  if (!mine.placed && view.version <= mine.version && mine.version != 0) {
+    // A later place came before the join's answer: it stands.
+    mine.placed = mine.placed || first;
+    return;
+  }
+  const bool changed = mine.row != view.row || mine.col != view.col || mine.neighbours != view.neighbours;
+  const bool was_placed = mine.placed;
+  mine.version = view.version;
+  mine.row = view.row;
+  mine.col = view.col;
+  mine.neighbours = view.neighbours;
+  mine.placed = was_placed || first;
+  if (was_placed && changed) push_neighbors_event(node);
+}
+
+DeliverVerdict Relay::deliver(std::string_view receiver_id, EventRef thrower, Direction direction, bool has_id,
+                              std::string_view sprite_id, std::string_view sprite, uint64_t copy) {
+  Node* receiver = find(receiver_id);
+  if (!receiver) return DeliverVerdict::UnknownNode;
+  if (receiver->mailbox.size() >= config_.mailbox_limit) return DeliverVerdict::MailboxFull;
+  uint32_t tail_at = 0;
+  std::string text = sprite_event_text(thrower, direction,
+                                       has_id ? std::optional<std::string_view>(sprite_id) : std::nullopt, sprite,
+                                       tail_at);
+  Event e;
+  e.kind = EventKind::Sprite;
+  e.tail_at = tail_at;
+  e.text = std::move(text);
+  e.thrower.assign(thrower.node);
+  e.copy = copy;
+  receiver->mailbox.append(std::move(e));
+  wake(*receiver);
+  return DeliverVerdict::Accepted;
 }
 
 // ---- events --------------------------------------------------------------
@@ -192,6 +286,24 @@ void Relay::push_neighbors_event(Node& node) {
 }
 
 void Relay::append_place(const Node& node, std::string& out) const {
+  if (node.view) {
+    const NodeView& v = *node.view;
+    out.append("\"position\":{\"row\":");
+    http::append_uint(out, v.row);
+    out.append(",\"col\":");
+    http::append_uint(out, v.col);
+    out.append("},\"neighbors\":{");
+    for (Direction d : kAllDirections) {
+      if (d != Direction::Left) out.push_back(',');
+      out.push_back('"');
+      out.append(direction_name(d));
+      out.append("\":");
+      const NodeView::Ref& r = v.neighbours[static_cast<size_t>(d)];
+      append_ref(out, EventRef{r.id, r.name});
+    }
+    out.push_back('}');
+    return;
+  }
   const Grid& grid = node.group->grid;
   Position p = grid.position(node.slot);
   out.append("\"position\":{\"row\":");
@@ -215,7 +327,9 @@ void Relay::append_place(const Node& node, std::string& out) const {
 
 void Relay::acknowledge(Node& node, uint64_t after) {
   node.mailbox.acknowledge(after, [this](const Event& e) {
-    if (e.kind == EventKind::Sprite) ++counters_.delivered;
+    if (e.kind != EventKind::Sprite) return;
+    ++counters_.delivered;
+    if (e.copy != 0 && hooks_) hooks_->sprite_read(e.thrower, e.copy);
   });
 }
 
@@ -337,7 +451,23 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
     }
     thrower->rate_tokens -= 1;
   }
-  Node* receiver = as_node(thrower->group->grid.neighbour(*thrower, direction));
+  Node* receiver = nullptr;
+  if (thrower->view) {
+    if (!thrower->view->placed) return {ThrowVerdict::ReceiverGone};  // its join is still under way
+    const NodeView::Ref& seen = thrower->view->neighbours[static_cast<size_t>(direction)];
+    receiver = find(seen.id);
+    if (!receiver) {
+      if (!config_.node_id_prefix.empty() && seen.id.rfind(config_.node_id_prefix, 0) == 0) {
+        return {ThrowVerdict::ReceiverGone};
+      }
+      ThrowOutcome out{ThrowVerdict::Elsewhere};
+      out.thrower = thrower;
+      out.remote = &seen;
+      return out;
+    }
+  } else {
+    receiver = as_node(thrower->group->grid.neighbour(*thrower, direction));
+  }
   if (receiver->mailbox.size() >= config_.mailbox_limit) {
     ++counters_.rejected;
     return {ThrowVerdict::MailboxFull};

@@ -31,6 +31,7 @@
 #include "common/direction.h"
 #include "common/kept_buffer.h"
 #include "master/deadlines.h"
+#include "master/event_text.h"
 #include "master/node.h"
 #include "master/parked_poll.h"
 #include "master/relay_clock.h"
@@ -54,12 +55,34 @@ struct RelayConfig {
 
 // How a throw ended (docs/API.md "throw": node, token, rate, mailbox, in
 // that order).
-enum class ThrowVerdict : uint8_t { Accepted, UnknownNode, WrongToken, RateLimited, MailboxFull };
+// In a cluster two more: Elsewhere (the receiver lives at another relay: the
+// cluster delivers it, master/cluster_link.h) and ReceiverGone (the receiver
+// the thrower was told of has just left here, and the thrower has not heard
+// yet: 503, retry).
+enum class ThrowVerdict : uint8_t { Accepted, UnknownNode, WrongToken, RateLimited, MailboxFull, Elsewhere, ReceiverGone };
 
 struct ThrowOutcome {
   ThrowVerdict verdict;
   const Node* receiver = nullptr;  // Accepted: who holds the sprite now
+  const Node* thrower = nullptr;   // Elsewhere
+  const NodeView::Ref* remote = nullptr;  // Elsewhere: the receiver, as the thrower's view names it
 };
+
+// What the relay tells its cluster (master/cluster_link.h). Set only in a
+// cluster; without one the grid is the relay's own.
+class ClusterHooks {
+ public:
+  virtual ~ClusterHooks() = default;
+  // A node left (DELETE, TTL, or dropped): its group's owner must hear.
+  virtual void node_left(const Node& node) = 0;
+  // A sprite from another relay was acknowledged by its receiver, or its
+  // receiver left without reading it: the thrower's home forgets its copy,
+  // or returns it to the thrower.
+  virtual void sprite_read(std::string_view thrower, uint64_t copy) = 0;
+  virtual void sprite_unread(std::string_view thrower, uint64_t copy) = 0;
+};
+
+enum class DeliverVerdict : uint8_t { Accepted, MailboxFull, UnknownNode };
 
 class Relay final : private RelayClock::Sleeper {
  public:
@@ -117,6 +140,30 @@ class Relay final : private RelayClock::Sleeper {
   // relay's 404 for an id of no live relay).
   void count_rejected() { ++counters_.rejected; }
 
+  // ---- in a cluster (docs/cluster.md) ----
+  void set_cluster_hooks(ClusterHooks* hooks) { hooks_ = hooks; }
+  bool clustered() const { return hooks_ != nullptr; }
+  // A join: the node exists (its id is known, sprites may arrive) but has no
+  // place until its group's owner answers: then place() it, or discard() it
+  // (forgotten without a word: no one was told of it).
+  Node* admit(std::string_view group, std::string_view name);
+  void discard(Node* node);
+  // A place from the owner, applied if newer than the node's. A placed node
+  // whose view changed gets a neighbors event; `first` places it silently
+  // (the join answer carries it).
+  void place(Node& node, const NodeView& view, bool first);
+  // A sprite thrown at another relay by `thrower` for `receiver` here.
+  DeliverVerdict deliver(std::string_view receiver, EventRef thrower, Direction direction, bool has_id,
+                         std::string_view sprite_id, std::string_view sprite, uint64_t copy);
+  // A sprite `thrower` threw to `receiver` at another relay comes back
+  // (`tail`: its "direction"... part). False: dropped (counted).
+  bool give_back(std::string_view thrower, EventRef receiver, std::string_view tail);
+  template <typename F>
+  void for_each_node(F&& f) const {
+    for (const auto& [id, node] : nodes_) f(*node);
+  }
+  void count_accepted() { ++counters_.accepted; }
+
   // Graceful stop: answers every parked poll with its events (or none) now.
   void answer_all_polls();
 
@@ -137,6 +184,7 @@ class Relay final : private RelayClock::Sleeper {
   void end_poll(Node& node);
   void acknowledge(Node& node, uint64_t after);
   Group& group_named(std::string_view name);
+  void forget_member(Group* group);
 
   RelayClock& clock_;
   PollAnswerer& answerer_;
@@ -151,6 +199,7 @@ class Relay final : private RelayClock::Sleeper {
   std::string place_buffer_;  // a neighbors event's body, before it is sized
   size_t polls_pending_ = 0;
   std::vector<GridMember*> changed_;  // scratch for grid changes
+  ClusterHooks* hooks_ = nullptr;
 };
 
 }  // namespace sprites::master

@@ -38,6 +38,10 @@ ThrowAnswer throw_answer(const ThrowOutcome& outcome) {
       return {429, http::error_body("rate_limited", "this node throws faster than its rate limit")};
     case ThrowVerdict::MailboxFull:
       return {429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events")};
+    case ThrowVerdict::ReceiverGone:
+      return {503, http::error_body("relay_unavailable", "the receiver has just left; retry")};
+    case ThrowVerdict::Elsewhere:
+      break;  // the cluster delivers it (ClusterLink::throw_at_home)
   }
   return {500, http::error_body("internal", "an outcome this relay does not know")};
 }

@@ -1,0 +1,292 @@
+// One grid per group across the cluster (docs/API.md "Clusters"): three
+// relays on a real nats-server, one group, nodes joining and leaving at all
+// three. After every step every node's place matches a single-grid model
+// (docs/API.md "The grid"), and exactly the nodes whose view changed got one
+// `neighbors` event. Then sprites cross relays along that grid, and a relay
+// killed with SIGKILL leaves it: its nodes go, their neighbours are told, and
+// sprites its nodes had not read come back to their throwers.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+
+#include "support/http_client.h"
+#include "support/nats_server.h"
+#include "support/relay_process.h"
+
+using namespace sprites::test;
+
+namespace {
+
+constexpr int kWidth = 3;
+constexpr int kRelayTimeoutMs = 1500;
+const char* const kDirections[] = {"left", "right", "up", "down"};
+
+struct ModelView {
+  int row = 0, col = 0;
+  std::array<std::string, 4> neighbours;
+  bool operator==(const ModelView&) const = default;
+};
+
+// The grid rules of docs/API.md, computed the slow way.
+ModelView model_view(const std::vector<std::string>& slots, int i) {
+  const int n = static_cast<int>(slots.size());
+  const int row = i / kWidth, col = i % kWidth;
+  const int row_start = row * kWidth;
+  const int row_len = std::min(n - row_start, kWidth);
+  const int col_height = (n - col + kWidth - 1) / kWidth;
+  ModelView v;
+  v.row = row;
+  v.col = col;
+  v.neighbours[0] = slots[row_start + (col + row_len - 1) % row_len];
+  v.neighbours[1] = slots[row_start + (col + 1) % row_len];
+  v.neighbours[2] = slots[((row + col_height - 1) % col_height) * kWidth + col];
+  v.neighbours[3] = slots[((row + 1) % col_height) * kWidth + col];
+  return v;
+}
+
+std::map<std::string, ModelView> model_views(const std::vector<std::string>& slots) {
+  std::map<std::string, ModelView> out;
+  for (int i = 0; i < static_cast<int>(slots.size()); ++i) out[slots[i]] = model_view(slots, i);
+  return out;
+}
+
+ModelView seen_view(const Json& place) {
+  ModelView v;
+  v.row = place["position"]["row"].get<int>();
+  v.col = place["position"]["col"].get<int>();
+  for (int d = 0; d < 4; ++d) v.neighbours[d] = place["neighbors"][kDirections[d]]["node"].get<std::string>();
+  return v;
+}
+
+std::string describe(const ModelView& v) {
+  std::string out = "(" + std::to_string(v.row) + "," + std::to_string(v.col) + ")";
+  for (const auto& n : v.neighbours) out += " " + n;
+  return out;
+}
+
+std::unique_ptr<RelayProcess> relay_on(const NatsServer& nats, const std::string& id) {
+  RelayOptions options;
+  options.workers = 1;
+  options.args = {"--nats", nats.url(), "--relay-id", id, "--relay-timeout-ms", std::to_string(kRelayTimeoutMs),
+                  "--grid-width", std::to_string(kWidth), "--node-ttl-ms", "600000"};
+  return std::make_unique<RelayProcess>(options);
+}
+
+std::set<std::string> relay_ids(std::uint16_t master_port) {
+  Connection c(master_port);
+  Response r = c.request("GET", "/v1/cluster");
+  const Json cluster = r.json();
+  std::set<std::string> ids;
+  for (const auto& relay : cluster["relays"]) ids.insert(relay["id"].get<std::string>());
+  return ids;
+}
+
+void wait_for_cluster(const std::vector<RelayProcess*>& relays, const std::set<std::string>& ids) {
+  for (RelayProcess* relay : relays) {
+    REQUIRE(retry_until([&] { return relay_ids(relay->master_port()) == ids; }, std::chrono::seconds(20)));
+  }
+}
+
+struct Member {
+  RelayProcess* home;
+  std::unique_ptr<Inbox> inbox;
+};
+
+// The cluster under test: three relays, the nodes, the model.
+struct Cluster {
+  NatsServer nats;
+  std::vector<std::unique_ptr<RelayProcess>> relays;
+  std::map<std::string, Member> members;
+  std::vector<std::string> slots;  // the model
+
+  Cluster() {
+    for (const char* id : {"ra", "rb", "rc"}) relays.push_back(relay_on(nats, id));
+    wait_for_cluster({relays[0].get(), relays[1].get(), relays[2].get()}, {"ra", "rb", "rc"});
+  }
+
+  // Every node's unseen events: exactly one neighbors event, with the
+  // model's view, for those whose view changed; none for the others.
+  void check_events(const std::map<std::string, ModelView>& before, const std::string& skip) {
+    const auto after = model_views(slots);
+    for (auto& [id, m] : members) {
+      if (id == skip) continue;
+      INFO("polling " << id << " at " << m.home->relay_id());
+      std::vector<Json> events = m.inbox->poll(0);
+      std::vector<Json> moves = of_type(events, "neighbors");
+      auto was = before.find(id);
+      const bool changed = was == before.end() || !(was->second == after.at(id));
+      INFO("node " << id << " at " << m.home->relay_id() << ": model " << describe(after.at(id)));
+      if (changed) {
+        REQUIRE(moves.size() == 1);
+        CHECK(describe(seen_view(moves[0])) == describe(after.at(id)));
+      } else {
+        CHECK(moves.empty());
+      }
+    }
+  }
+
+  std::string join_at(RelayProcess* relay, const std::string& name) {
+    const auto before = model_views(slots);
+    Node n = join(relay->master_port(), "g", name);
+    CHECK(n.id.rfind(relay->relay_id() + "-", 0) == 0);
+    slots.push_back(n.id);
+    const auto after = model_views(slots);
+    INFO("joiner " << n.id << " at " << relay->relay_id());
+    CHECK(describe(seen_view(n.joined)) == describe(after.at(n.id)));
+    std::string id = n.id;
+    members[id] = Member{relay, std::make_unique<Inbox>(relay->master_port(), std::move(n))};
+    check_events(before, id);
+    return id;
+  }
+
+  void leave_of(const std::string id) {  // a copy: the slots it may come from change
+    const auto before = model_views(slots);
+    Member& m = members.at(id);
+    REQUIRE_STATUS(leave(m.home->master_port(), m.inbox->node()), 204);
+    auto it = std::find(slots.begin(), slots.end(), id);
+    const size_t hole = static_cast<size_t>(it - slots.begin());
+    slots[hole] = slots.back();
+    slots.pop_back();
+    members.erase(id);
+    check_events(before, id);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("three relays, one group: every join and leave matches the single-grid model, events exactly",
+          "[cluster]") {
+  Cluster c;
+  std::mt19937 random(20261204);
+  int joined = 0;
+  for (int step = 0; step < 60; ++step) {
+    INFO("step " << step);
+    const bool join_now = c.slots.size() < 3 || (c.slots.size() < 14 && random() % 3 != 0);
+    if (join_now) {
+      RelayProcess* at = c.relays[random() % 3].get();
+      c.join_at(at, "n" + std::to_string(joined++));
+    } else {
+      c.leave_of(c.slots[random() % c.slots.size()]);
+    }
+  }
+  // The grid as each node's home reports it is the model's.
+  const auto views = model_views(c.slots);
+  for (const auto& [id, m] : c.members) {
+    Response info = node_info(m.home->master_port(), m.inbox->node());
+    REQUIRE_STATUS(info, 200);
+    CHECK(describe(seen_view(info.json())) == describe(views.at(id)));
+  }
+}
+
+TEST_CASE("sprites cross relays along the one grid, each 202 delivered once", "[cluster]") {
+  Cluster c;
+  for (int i = 0; i < 9; ++i) c.join_at(c.relays[i % 3].get(), "n" + std::to_string(i));
+  const auto views = model_views(c.slots);
+  std::map<std::string, std::multiset<std::string>> expected;
+  int n = 0;
+  for (const auto& [id, m] : c.members) {
+    for (int d = 0; d < 4; ++d) {
+      const std::string sprite_id = "s" + std::to_string(n++);
+      // Thrown at a relay that is not the thrower's home half of the time.
+      RelayProcess* at = c.relays[n % 3].get();
+      Response r = throw_sprite(at->worker_port(), m.inbox->node(), kDirections[d], R"({"k":1})", sprite_id);
+      REQUIRE_STATUS(r, 202);
+      const std::string& receiver = views.at(id).neighbours[d];
+      CHECK(r.json()["to"]["node"] == receiver);
+      expected[receiver].insert(sprite_id);
+    }
+  }
+  std::uint64_t accepted = 0;
+  for (const auto& relay : c.relays) {
+    accepted += stats(relay->master_port())["sprites"]["accepted"].get<std::uint64_t>();
+  }
+  CHECK(accepted == static_cast<std::uint64_t>(n));  // each counted once, by its thrower's home
+  for (auto& [id, m] : c.members) {
+    std::multiset<std::string> got;
+    for (const Json& e : of_type(m.inbox->drain(), "sprite")) got.insert(e["id"].get<std::string>());
+    INFO("receiver " << id);
+    CHECK(got == expected[id]);
+  }
+  // Read sprites are forgotten by their throwers' homes.
+  for (const auto& relay : c.relays) {
+    Json s = stats_when(relay->master_port(), [](Json& j) { return j["cluster"]["kept_copies"] == 0; });
+    CHECK(s["cluster"]["kept_copies"] == 0);
+  }
+}
+
+TEST_CASE("a relay killed with SIGKILL leaves the grid; its unread sprites come back to their throwers",
+          "[cluster]") {
+  Cluster c;
+  for (int i = 0; i < 9; ++i) c.join_at(c.relays[i % 3].get(), "n" + std::to_string(i));
+  RelayProcess* doomed = c.relays[1].get();
+  // Every live node throws at each neighbour at the doomed relay; none reads.
+  const auto views = model_views(c.slots);
+  std::map<std::string, std::multiset<std::string>> thrown;  // thrower -> sprite ids sent to doomed nodes
+  int n = 0;
+  for (const auto& [id, m] : c.members) {
+    if (m.home == doomed) continue;
+    for (int d = 0; d < 4; ++d) {
+      const std::string& receiver = views.at(id).neighbours[d];
+      if (c.members.at(receiver).home != doomed) continue;
+      const std::string sprite_id = "s" + std::to_string(n++);
+      REQUIRE_STATUS(throw_sprite(m.home->worker_port(), m.inbox->node(), kDirections[d], "{}", sprite_id), 202);
+      thrown[id].insert(sprite_id);
+    }
+  }
+  REQUIRE(n > 0);
+
+  std::vector<pid_t> pids = doomed->processes_named("sprites-master");
+  for (pid_t p : doomed->processes_named("sprites-worker")) pids.push_back(p);
+  pids.push_back(doomed->pid());
+  for (pid_t p : pids) ::kill(p, SIGKILL);
+  doomed->stop();
+  const auto killed_at = std::chrono::steady_clock::now();
+
+  // The model: the doomed relay's nodes leave, in some order. Each live
+  // node ends with the model's view, and sees its sprites come back.
+  std::vector<std::string> lost;
+  for (const auto& [id, m] : c.members) {
+    if (m.home == doomed) lost.push_back(id);
+  }
+  for (const auto& id : lost) {
+    auto it = std::find(c.slots.begin(), c.slots.end(), id);
+    *it = c.slots.back();
+    c.slots.pop_back();
+    c.members.erase(id);
+  }
+  for (auto& [id, m] : c.members) {
+    std::multiset<std::string> back;
+    while (back.size() < thrown[id].size()) {
+      Json e = m.inbox->wait_for([](const Json& ev) { return ev["type"] == "returned"; },
+                                 std::chrono::milliseconds(kRelayTimeoutMs + 5000));
+      back.insert(e["id"].get<std::string>());
+    }
+    INFO("thrower " << id);
+    CHECK(back == thrown[id]);
+  }
+  CHECK(std::chrono::steady_clock::now() - killed_at < std::chrono::milliseconds(kRelayTimeoutMs + 1000 + 1000));
+  // Every live node's place is a valid grid of the live nodes: the same
+  // slots as some order of leaves of the model would give. Check the grid
+  // the homes report is consistent: every neighbour relation is mutual.
+  std::map<std::string, ModelView> seen;
+  for (const auto& [id, m] : c.members) {
+    Response info = node_info(m.home->master_port(), m.inbox->node());
+    REQUIRE_STATUS(info, 200);
+    seen[id] = seen_view(info.json());
+  }
+  std::vector<std::string> by_slot(c.members.size());
+  for (const auto& [id, v] : seen) {
+    const size_t slot = static_cast<size_t>(v.row * kWidth + v.col);
+    REQUIRE(slot < by_slot.size());
+    CHECK(by_slot[slot].empty());
+    by_slot[slot] = id;
+  }
+  const auto model = model_views(by_slot);
+  for (const auto& [id, v] : seen) CHECK(describe(v) == describe(model.at(id)));
+}
