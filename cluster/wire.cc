@@ -5,7 +5,6 @@
 
 #include "common/identifiers.h"
 #include "common/json_limits.h"
-#include "common/options.h"
 
 namespace sprites::cluster {
 namespace {

@@ -60,9 +60,9 @@ void Topology::leave_seat(Group& g, Seat* seat, std::vector<GridMember*>& change
 
 std::vector<cluster::Place> Topology::build(const std::string& group, std::vector<ClaimedSeat> claims) {
   auto g = std::make_unique<Group>(width_);
-  uint64_t version = 0;
+  uint64_t version = clock_;
   for (const auto& c : claims) version = std::max(version, c.version);
-  g->version = version + 1;
+  g->version = clock_ = version + 1;
 
   // Placed claims by slot, the newer first; a repeated id keeps one claim.
   std::stable_sort(claims.begin(), claims.end(), [](const ClaimedSeat& a, const ClaimedSeat& b) {
@@ -80,8 +80,11 @@ std::vector<cluster::Place> Topology::build(const std::string& group, std::vecto
     seat->home = c.home;
     Seat* raw = seat.get();
     g->seats.emplace(c.id, std::move(seat));
-    // Slots are bounded by the claims: a claim far past them is a latecomer.
-    if (c.placed && c.slot < claims.size() && (c.slot >= by_slot.size() || by_slot[c.slot] == nullptr)) {
+    // Slots are bounded by the claims (holes included, a lost relay may
+    // have held most of the grid): a claim far past them is a latecomer,
+    // so a hostile slot cannot make the owner allocate without end.
+    const size_t slot_bound = claims.size() * 16 + (1u << 16);
+    if (c.placed && c.slot < slot_bound && (c.slot >= by_slot.size() || by_slot[c.slot] == nullptr)) {
       if (c.slot >= by_slot.size()) by_slot.resize(c.slot + 1, nullptr);
       by_slot[c.slot] = raw;
     } else {
@@ -127,7 +130,7 @@ std::vector<cluster::Place> Topology::join(const std::string& group, const std::
   seat->home = home;
   Seat* raw = seat.get();
   g.seats.emplace(id, std::move(seat));
-  ++g.version;
+  g.version = ++clock_;
   std::vector<GridMember*> changed;
   g.grid.join(raw, changed);
   joiner = place_of(g, *raw);
@@ -140,7 +143,7 @@ std::vector<cluster::Place> Topology::leave(const std::string& group, const std:
   Group& g = *it->second;
   auto seat_it = g.seats.find(id);
   if (seat_it == g.seats.end()) return {};
-  ++g.version;
+  g.version = ++clock_;
   std::vector<GridMember*> changed;
   Seat* seat = seat_it->second.get();
   leave_seat(g, seat, changed);
@@ -160,7 +163,7 @@ std::vector<std::pair<std::string, cluster::Place>> Topology::remove_home(const 
       if (seat->home == home) gone.push_back(id);
     }
     if (!gone.empty()) {
-      ++g.version;
+      g.version = ++clock_;
       std::vector<Seat*> gone_seats;
       for (const std::string& id : gone) {
         Seat* s = g.seats[id].get();

@@ -88,6 +88,9 @@ class Topology {
   std::vector<cluster::Place> places_of(Group& g, const std::vector<GridMember*>& changed, const Seat* gone);
 
   uint32_t width_;
+  // Versions come from one clock for all groups: a group emptied and made
+  // again never reuses a version.
+  uint64_t clock_ = 0;
   std::map<std::string, std::unique_ptr<Group>, std::less<>> groups_;
 };
 
