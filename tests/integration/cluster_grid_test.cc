@@ -145,6 +145,27 @@ struct Cluster {
     return id;
   }
 
+  // True when the places the homes report form one grid of all members,
+  // by the model's rules; `by_slot` gets its slots.
+  bool one_grid(std::vector<std::string>& by_slot) {
+    const size_t n = members.size();
+    by_slot.assign(n, "");
+    std::map<std::string, ModelView> seen;
+    for (const auto& [id, m] : members) {
+      Response info = node_info(m.home->master_port(), m.inbox->node());
+      if (info.status != 200) return false;
+      seen[id] = seen_view(info.json());
+      const size_t slot = static_cast<size_t>(seen[id].row * kWidth + seen[id].col);
+      if (slot >= n || !by_slot[slot].empty()) return false;
+      by_slot[slot] = id;
+    }
+    const auto model = model_views(by_slot);
+    for (const auto& [id, v] : seen) {
+      if (!(v == model.at(id))) return false;
+    }
+    return true;
+  }
+
   void leave_of(const std::string id) {  // a copy: the slots it may come from change
     const auto before = model_views(slots);
     Member& m = members.at(id);
@@ -271,22 +292,76 @@ TEST_CASE("a relay killed with SIGKILL leaves the grid; its unread sprites come 
     CHECK(back == thrown[id]);
   }
   CHECK(std::chrono::steady_clock::now() - killed_at < std::chrono::milliseconds(kRelayTimeoutMs + 1000 + 1000));
-  // Every live node's place is a valid grid of the live nodes: the same
-  // slots as some order of leaves of the model would give. Check the grid
-  // the homes report is consistent: every neighbour relation is mutual.
-  std::map<std::string, ModelView> seen;
-  for (const auto& [id, m] : c.members) {
-    Response info = node_info(m.home->master_port(), m.inbox->node());
-    REQUIRE_STATUS(info, 200);
-    seen[id] = seen_view(info.json());
+  // Every live node's place ends as one valid grid of the live nodes (each
+  // relay notices the loss on its own clock: places may still be on their way).
+  std::vector<std::string> by_slot;
+  REQUIRE(retry_until([&] { return c.one_grid(by_slot); }, std::chrono::seconds(10)));
+}
+
+TEST_CASE("the relay that keeps a group dies: another rebuilds the grid, holes filled, and it goes on as one grid",
+          "[cluster]") {
+  Cluster c;
+  for (int i = 0; i < 11; ++i) c.join_at(c.relays[i % 3].get(), "n" + std::to_string(i));
+  RelayProcess* owner = nullptr;
+  for (const auto& relay : c.relays) {
+    if (stats(relay->master_port())["cluster"]["groups_kept"] == 1) owner = relay.get();
   }
-  std::vector<std::string> by_slot(c.members.size());
-  for (const auto& [id, v] : seen) {
-    const size_t slot = static_cast<size_t>(v.row * kWidth + v.col);
-    REQUIRE(slot < by_slot.size());
-    CHECK(by_slot[slot].empty());
-    by_slot[slot] = id;
+  REQUIRE(owner != nullptr);
+  std::map<std::string, int> old_slot;
+  for (int i = 0; i < static_cast<int>(c.slots.size()); ++i) old_slot[c.slots[i]] = i;
+
+  std::vector<pid_t> pids = owner->processes_named("sprites-master");
+  for (pid_t p : owner->processes_named("sprites-worker")) pids.push_back(p);
+  pids.push_back(owner->pid());
+  for (pid_t p : pids) ::kill(p, SIGKILL);
+  owner->stop();
+  for (auto it = c.members.begin(); it != c.members.end();) {
+    it = it->second.home == owner ? c.members.erase(it) : std::next(it);
   }
-  const auto model = model_views(by_slot);
-  for (const auto& [id, v] : seen) CHECK(describe(v) == describe(model.at(id)));
+  const size_t n = c.members.size();
+
+  // Until every live node's home reports a place of one valid grid of n.
+  std::vector<std::string> by_slot;
+  REQUIRE(retry_until([&] { return c.one_grid(by_slot); }, std::chrono::milliseconds(kRelayTimeoutMs + 1000 + 5000)));
+  // A node kept its slot, or it came from past the end into a hole.
+  for (size_t slot = 0; slot < n; ++slot) {
+    const int was = old_slot.at(by_slot[slot]);
+    INFO(by_slot[slot] << " was at " << was << ", now at " << slot);
+    CHECK((was == static_cast<int>(slot) || was >= static_cast<int>(n)));
+  }
+  // From here the rebuilt grid is the model: joins and leaves follow it.
+  c.slots = by_slot;
+  for (auto& [id, m] : c.members) m.inbox->drain();
+  std::vector<RelayProcess*> live;
+  for (const auto& relay : c.relays) {
+    if (relay.get() != owner) live.push_back(relay.get());
+  }
+  c.join_at(live[0], "after-0");
+  c.join_at(live[1], "after-1");
+  c.leave_of(c.slots[1]);
+  c.join_at(live[1], "after-2");
+}
+
+TEST_CASE("with NATS away, a join in a group another relay keeps is 503 cluster_unavailable", "[cluster]") {
+  Cluster c;
+  c.join_at(c.relays[0].get(), "n0");
+  RelayProcess* keeper = nullptr;
+  for (const auto& relay : c.relays) {
+    if (stats(relay->master_port())["cluster"]["groups_kept"] == 1) keeper = relay.get();
+  }
+  REQUIRE(keeper != nullptr);
+  RelayProcess* other = keeper == c.relays[0].get() ? c.relays[1].get() : c.relays[0].get();
+  c.nats.stop();
+  Response r;
+  REQUIRE(retry_until(
+      [&] {
+        r = join_raw(other->master_port(), R"({"group":"g","name":"late"})");
+        return r.status == 503;
+      },
+      std::chrono::seconds(4)));
+  check_error(r, 503, "cluster_unavailable");
+  CHECK(r.header("Retry-After") == "1");
+  // The keeper's own joins go on.
+  Response mine = join_raw(keeper->master_port(), R"({"group":"g","name":"local"})");
+  CHECK(mine.status == 201);
 }
