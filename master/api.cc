@@ -58,7 +58,8 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
       conn.respond_json(slot, 200, cluster_.render_cluster());
       return;
     case Route::Metrics:
-      conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics(counters_, gauges()));
+      conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8",
+                   render_metrics(counters_, gauges()) + cluster_.render_metrics());
       return;
     case Route::Healthz:
       conn.respond(slot, 200, http::kText, "ok");

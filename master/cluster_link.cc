@@ -9,6 +9,7 @@
 #include "common/fnv1a.h"
 #include "common/http_response.h"
 #include "common/log.h"
+#include "master/stats.h"
 #include "master/worker_link.h"
 
 namespace sprites::master {
@@ -134,6 +135,7 @@ void ClusterLink::announce() {
   hb.master = identity_.master_url;
   hb.worker = identity_.worker_url;
   hb.nodes = relay_.node_count();
+  announced_ns_ = uv_hrtime();
   bus_->publish(heartbeat_subject_, std::string(), cluster::encode_heartbeat(hb));
 }
 
@@ -162,6 +164,7 @@ void ClusterLink::on_message(const cluster::NatsBus::Message& m) {
     if (!hb) return;  // not a relay of ours: ignored
     std::vector<cluster::Heartbeat> replaced;
     const auto heard = membership_->heard(*hb, uv_now(loop_), &replaced);
+    if (heard == cluster::Membership::Heard::Self) rtt_ns_ = uv_hrtime() - announced_ns_;
     for (const auto& old : replaced) {
       LOG_WARN("relay %s restarted: its previous incarnation is gone", old.id.c_str());
       lost(old.id);
@@ -398,6 +401,32 @@ std::string ClusterLink::render_stats_member() const {
   out.append(",\"kept_copies\":");
   http::append_uint(out, home_ ? home_->kept_copies() : 0);
   out.push_back('}');
+  return out;
+}
+
+std::string ClusterLink::render_metrics() const {
+  if (!identity_.clustered()) return {};
+  const cluster::NatsBus::Figures f = bus_ ? bus_->figures() : cluster::NatsBus::Figures{};
+  std::string out;
+  const auto d = [](uint64_t v) { return static_cast<double>(v); };
+  append_metric(out, "sprites_cluster_relays", "gauge", "Live relays of the cluster, this one included.",
+                d(live_relay_count()));
+  append_metric(out, "sprites_cluster_groups_kept", "gauge", "Groups whose grid this relay keeps.",
+                d(owner_ ? owner_->groups_held() : 0));
+  append_metric(out, "sprites_cluster_kept_copies", "gauge",
+                "Sprites thrown to other relays' nodes and not yet read or returned.",
+                d(home_ ? home_->kept_copies() : 0));
+  append_metric(out, "sprites_nats_connected", "gauge", "1 while the NATS connection is up.",
+                bus_ && bus_->connected() ? 1 : 0);
+  append_metric(out, "sprites_nats_in_messages_total", "counter", "NATS messages received.", d(f.in_msgs));
+  append_metric(out, "sprites_nats_in_bytes_total", "counter", "NATS payload bytes received.", d(f.in_bytes));
+  append_metric(out, "sprites_nats_out_messages_total", "counter", "NATS messages sent.", d(f.out_msgs));
+  append_metric(out, "sprites_nats_out_bytes_total", "counter", "NATS payload bytes sent.", d(f.out_bytes));
+  append_metric(out, "sprites_nats_reconnects_total", "counter", "Reconnections to NATS.", d(f.reconnects));
+  append_metric(out, "sprites_nats_dropped_total", "counter",
+                "NATS messages dropped because the master's inbox was full.", d(f.inbox_dropped));
+  append_metric(out, "sprites_nats_rtt_seconds", "gauge",
+                "Round trip of this relay's last heartbeat through NATS.", static_cast<double>(rtt_ns_) / 1e9);
   return out;
 }
 

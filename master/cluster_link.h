@@ -78,6 +78,8 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   // a cluster).
   std::string render_cluster() const;
   std::string render_stats_member() const;
+  // Per-relay NATS figures for /metrics (empty without a cluster).
+  std::string render_metrics() const;
   size_t live_relay_count() const;
 
   // ClusterPost.
@@ -130,6 +132,8 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   std::unordered_map<uint32_t, PendingThrow> pending_;
   uint32_t next_request_id_ = 1;
   bool was_reachable_ = false;
+  uint64_t announced_ns_ = 0;  // uv_hrtime() of the last heartbeat sent
+  uint64_t rtt_ns_ = 0;        // from it to its echo: the round trip through NATS
 };
 
 }  // namespace sprites::master

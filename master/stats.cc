@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace sprites::master {
@@ -60,6 +61,12 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
     if (n > 0) out.append(line, static_cast<size_t>(n));
   }
   return out;
+}
+
+void append_metric(std::string& out, const char* name, const char* type, const char* help, double value) {
+  char line[512];
+  int n = std::snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
+  if (n > 0) out.append(line, std::min(static_cast<size_t>(n), sizeof line - 1));
 }
 
 uint64_t read_rss_bytes() {

@@ -31,6 +31,8 @@ struct Gauges {
 // `member`: one more `"name":value` member (the cluster's), or empty.
 std::string render_stats_json(const Counters& c, const Gauges& g, std::string_view member = {});
 std::string render_metrics(const Counters& c, const Gauges& g);
+// One metric in the exposition format (# HELP, # TYPE, the value).
+void append_metric(std::string& out, const char* name, const char* type, const char* help, double value);
 
 // Resident set size of this process, from /proc/self/statm; 0 if unreadable.
 uint64_t read_rss_bytes();

@@ -109,6 +109,22 @@ TEST_CASE("relays on one NATS know each other: ready line, /v1/cluster, stats", 
   CHECK(s["cluster"]["relay"] == "rc");
   CHECK(s["cluster"]["relays"] == 3);
   CHECK(s["cluster"]["nats_connected"] == true);
+
+  // /metrics carries the cluster's figures and this relay's NATS traffic.
+  Response m = Connection(c->master_port()).request("GET", "/metrics");
+  REQUIRE_STATUS(m, 200);
+  auto value = [&](const std::string& name) {
+    const size_t at = m.body.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(m.body.substr(at + name.size() + 2));
+  };
+  CHECK(value("sprites_cluster_relays") == 3);
+  CHECK(value("sprites_nats_connected") == 1);
+  CHECK(value("sprites_nats_out_messages_total") > 0);
+  CHECK(value("sprites_nats_in_bytes_total") > 0);
+  CHECK(value("sprites_nats_rtt_seconds") > 0);
+  CHECK(value("sprites_nats_rtt_seconds") < 1);
+  CHECK(m.body.find("# TYPE sprites_nats_reconnects_total counter") != std::string::npos);
 }
 
 TEST_CASE("the join answer names the relay, and ids name their home", "[cluster]") {
