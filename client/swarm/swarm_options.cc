@@ -70,8 +70,8 @@ struct Flags {
 };
 
 void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
-  app.add_option("--master", f.master, "master address host:port (loopback)")->envname("SPRITES_MASTER")->capture_default_str();
-  app.add_option("--worker", f.worker, "worker address host:port (loopback)")->envname("SPRITES_WORKER")->capture_default_str();
+  app.add_option("--master", f.master, "master address host:port (loopback); a cluster: one per relay, comma-separated")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--worker", f.worker, "worker address host:port (loopback); a cluster: one per relay, in --master's order")->envname("SPRITES_WORKER")->capture_default_str();
   app.add_option("--nodes", out.nodes, "long-poll nodes to hold")->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))->capture_default_str();
   app.add_option("--groups", out.groups, "groups the nodes are spread over")->check(CLI::Range(1u, 1000000u))->capture_default_str();
   app.add_option("--join-rate", out.join_rate, "joins per second, all processes together")->check(CLI::Range(0.1, 1e7))->capture_default_str();
@@ -99,17 +99,33 @@ void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
 // Each step checks some flags and fills part of `out`; "" or why not.
 using Problem = std::string;
 
-Problem resolve_endpoints(const Flags& f, SwarmOptions& out) {
-  std::string error;
-  auto m = client::parse_endpoint(f.master, &error);
-  if (!m) return "--master: " + error;
-  auto w = client::parse_endpoint(f.worker, &error);
-  if (!w) return "--worker: " + error;
-  if (!m->is_loopback() || !w->is_loopback()) {
-    return "--master and --worker must be loopback addresses (127.0.0.0/8): the swarm never targets another machine";
+Problem parse_endpoint_list(const std::string& text, const char* flag, std::vector<client::Endpoint>& out) {
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = text.find(',', start);
+    std::string error;
+    auto e = client::parse_endpoint(std::string_view(text).substr(start, comma - start), &error);
+    if (!e) return std::string(flag) + ": " + error;
+    if (!e->is_loopback()) {
+      return "--master and --worker must be loopback addresses (127.0.0.0/8): the swarm never targets another machine";
+    }
+    out.push_back(*e);
+    if (comma == std::string::npos) return {};
+    start = comma + 1;
   }
-  out.master = *m;
-  out.worker = *w;
+}
+
+Problem resolve_endpoints(const Flags& f, SwarmOptions& out) {
+  out.masters.clear();
+  out.workers.clear();
+  if (Problem why = parse_endpoint_list(f.master, "--master", out.masters); !why.empty()) return why;
+  if (Problem why = parse_endpoint_list(f.worker, "--worker", out.workers); !why.empty()) return why;
+  if (out.masters.size() != out.workers.size()) {
+    return "--master and --worker list one address per relay: give as many of each";
+  }
+  if (out.masters.size() > 64) return "at most 64 relays";
+  out.master = out.masters[0];
+  out.worker = out.workers[0];
   return {};
 }
 
@@ -160,6 +176,9 @@ Problem resolve_procs(const Flags& f, SwarmOptions& out) {
     }
     out.procs = n;
   }
+  // Every relay gets as many children as the others.
+  const uint32_t relays = static_cast<uint32_t>(out.masters.size());
+  if (relays > 1) out.procs = (out.procs + relays - 1) / relays * relays;
   if (out.procs > out.nodes) out.procs = static_cast<uint32_t>(out.nodes);
   uint64_t per_proc = (out.nodes + out.procs - 1) / out.procs;
   if (per_proc > per_proc_max) {
@@ -234,8 +253,8 @@ std::vector<ChildPlan> make_plans(const SwarmOptions& o) {
     ChildPlan p;
     p.index = i;
     p.procs = o.procs;
-    p.master = o.master.text;
-    p.worker = o.worker.text;
+    p.master = o.masters.empty() ? o.master.text : o.masters[i % o.masters.size()].text;
+    p.worker = o.workers.empty() ? o.worker.text : o.workers[i % o.workers.size()].text;
     if (o.source_base) {
       sockaddr_in a = *o.source_base;
       a.sin_addr.s_addr = htonl(ntohl(a.sin_addr.s_addr) + i);

@@ -15,6 +15,11 @@
 // client side of its sockets to source address base+i (127.0.0.2, 127.0.0.3,
 // ...), so no address pair needs more than 8000 of the ~28000 ephemeral ports.
 //
+// A cluster: --master and --worker take comma-separated lists of equal
+// length, one pair per relay; the children are spread evenly over the pairs
+// (their number rounded up to a multiple of the relays), so each relay gets
+// the same share of the joins and of the load.
+//
 // Dropped alternative: sharing the relay's option table (common/options). The
 // swarm is a client with its own vocabulary (nodes, rates, windows); only
 // --master/--worker and their environment variables mirror sprites-cli.
@@ -37,8 +42,12 @@ inline constexpr uint64_t kSocketsPerNode = 2;
 inline constexpr uint64_t kSpareDescriptors = 128;
 
 struct SwarmOptions {
-  client::Endpoint master;
+  client::Endpoint master;  // the first relay's: health checks and its server figures
   client::Endpoint worker;
+  // Every relay's (a cluster: --master a,b,c --worker x,y,z): child i joins
+  // at masters[i % n] and throws to workers[i % n].
+  std::vector<client::Endpoint> masters;
+  std::vector<client::Endpoint> workers;
   uint64_t nodes = 100;
   uint32_t groups = 1;
   double join_rate = 1000;

@@ -12,6 +12,7 @@
 
 #include "support/http_client.h"
 #include "support/nats_server.h"
+#include "support/program.h"
 #include "support/relay_process.h"
 
 using namespace sprites::test;
@@ -273,4 +274,39 @@ TEST_CASE("with NATS away, cross-relay work is 503 cluster_unavailable, local wo
   check_error(throw_sprite(a->worker_port(), at_b, "left", "{}"), 404, "unknown_node");
   Node fresh = join(b->master_port(), "g", "b2");
   REQUIRE_STATUS(throw_sprite(a->worker_port(), fresh, "left", "{}"), 202);
+}
+
+TEST_CASE("sprites-swarm spreads its nodes over a cluster's relays; every accepted throw delivered once",
+          "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb");
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  const std::string masters =
+      "127.0.0.1:" + std::to_string(a->master_port()) + ",127.0.0.1:" + std::to_string(b->master_port());
+  const std::string workers =
+      "127.0.0.1:" + std::to_string(a->worker_port()) + ",127.0.0.1:" + std::to_string(b->worker_port());
+  Program::Finished run =
+      run_program({SPRITES_SWARM, "--master", masters, "--worker", workers, "--json", "--nodes", "120", "--procs", "2",
+                   "--groups", "1", "--interval", "1s", "--warmup", "1s", "--duration", "3s", "--quiet"},
+                  {}, std::chrono::seconds(120));
+  INFO("stderr:\n" << run.err << "\nstdout:\n" << run.out);
+  REQUIRE(run.exited);
+  REQUIRE(run.code == 0);
+  Json r = Json::parse(run.out);
+  CHECK(r["nodes"]["held"] == 120);
+  CHECK(r["throws"]["sent"].get<uint64_t>() > 0);
+  CHECK(r["throws"]["accepted"] == r["throws"]["sent"]);
+  CHECK(r["deliveries"]["lost"] == 0);
+  CHECK(r["deliveries"]["duplicated"] == 0);
+  CHECK(r["deliveries"]["count"] == r["throws"]["accepted"]);
+  // Half the nodes joined at each relay, and sprites crossed between them.
+  Json sa = stats(a->master_port()), sb = stats(b->master_port());
+  CHECK(sa["sprites"]["accepted"].get<uint64_t>() > 0);
+  CHECK(sb["sprites"]["accepted"].get<uint64_t>() > 0);
+  // (The relays also count the warm-up's throws, which the report leaves out.)
+  CHECK(sa["sprites"]["accepted"].get<uint64_t>() + sb["sprites"]["accepted"].get<uint64_t>() >=
+        r["throws"]["accepted"].get<uint64_t>());
+  CHECK(sa["cluster"]["kept_copies"].get<uint64_t>() + sb["cluster"]["kept_copies"].get<uint64_t>() <
+        r["throws"]["accepted"].get<uint64_t>());
 }

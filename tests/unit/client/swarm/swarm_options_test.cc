@@ -2,6 +2,8 @@
 // work over the children.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -89,4 +91,28 @@ TEST_CASE("nodes are split over processes with their own source addresses", "[sw
   CHECK(make_plans(few)[1].source.empty());
   SwarmOptions crowded;
   CHECK(parse({"--nodes", "30000", "--procs", "1"}, crowded) == 2);  // 60000 sockets in one process
+}
+
+TEST_CASE("a cluster's relays each get the same number of children and their own master and worker",
+          "[swarm][options]") {
+  SwarmOptions o;
+  REQUIRE(parse({"--master", "127.0.1.1:8000,127.0.1.2:8000,127.0.1.3:8000", "--worker",
+                 "127.0.1.1:8001,127.0.1.2:8001,127.0.1.3:8001", "--nodes", "30000", "--procs", "4"},
+                o) == -1);
+  CHECK(o.procs == 6);  // 4 rounded up to a multiple of 3 relays
+  auto plans = make_plans(o);
+  REQUIRE(plans.size() == 6);
+  std::map<std::string, uint64_t> nodes_at;
+  for (const auto& p : plans) {
+    CHECK(p.master.substr(0, 9) == p.worker.substr(0, 9));  // the same relay's pair
+    nodes_at[p.master] += p.nodes;
+  }
+  CHECK(nodes_at == std::map<std::string, uint64_t>{
+                        {"127.0.1.1:8000", 10000}, {"127.0.1.2:8000", 10000}, {"127.0.1.3:8000", 10000}});
+  CHECK(o.master.text == "127.0.1.1:8000");
+
+  SwarmOptions bad;
+  CHECK(parse({"--master", "127.0.1.1:8000,127.0.1.2:8000", "--worker", "127.0.1.1:8001"}, bad) == 2);
+  CHECK(parse({"--master", "127.0.1.1:8000,10.0.0.1:8000", "--worker", "127.0.1.1:8001,127.0.1.2:8001"}, bad) == 2);
+  CHECK(parse({"--master", "127.0.1.1:8000,", "--worker", "127.0.1.1:8001,127.0.1.2:8001"}, bad) == 2);
 }
