@@ -18,6 +18,10 @@
 // SIGTERM (or after --count events) it acknowledges what it printed with a last
 // poll of timeout 0 and exits 0, so the next listener does not see them again.
 //
+// In a cluster, `listen` and `leave` follow a 307 to the node's home relay
+// (any relay's master will do as --master); `throw` is accepted by any
+// relay's worker.
+//
 // Events are printed one per line with the bytes the relay sent (numbers, key
 // order and escapes untouched), flushed at once, so
 // `sprites-cli listen | jq -c 'select(.type=="sprite")'` works as it streams.
@@ -80,7 +84,7 @@ void print_line(const std::string& text) {
 // them and drops the connections, after which the loop ends by itself.
 class Command final : public SessionObserver {
  public:
-  Command(uv_loop_t* loop, const Endpoint& master, const Endpoint& worker) {
+  Command(uv_loop_t* loop, const Endpoint& master, const Endpoint& worker) : loop_(loop) {
     master_ = HttpClient::create(loop, HttpClientOptions{master, std::nullopt, 2, 16u << 20});
     worker_ = HttpClient::create(loop, HttpClientOptions{worker, std::nullopt, 1, 16u << 20});
     session_ = std::make_unique<NodeSession>(*master_, *worker_, *this);
@@ -117,8 +121,9 @@ class Command final : public SessionObserver {
   void leave(const Args& args) {
     arm_guard("leave");
     session_->adopt(args.node, args.token);
-    session_->leave([this](Response&& r) {
+    session_->leave([this, args](Response&& r) {
       if (r.status == 204) return finish(0);
+      if (r.status == 307 && follow(r)) return leave(args);
       say_error("leave failed: " + describe(r));
       finish(1);
     });
@@ -166,6 +171,12 @@ class Command final : public SessionObserver {
       case PollStop::Refused:
         say_error("poll refused: " + describe(response));
         return finish(1);
+      case PollStop::Moved:
+        if (!follow(response)) {
+          say_error("poll redirected, and not followed: " + describe(response));
+          return finish(1);
+        }
+        return session_->start_polling();
       case PollStop::Failed:
         if (++poll_failures_ >= kMaxPollFailures) {
           say_error("poll failed " + std::to_string(poll_failures_) + " times in a row: " + describe(response));
@@ -178,6 +189,18 @@ class Command final : public SessionObserver {
   }
 
  private:
+  // A 307 in a cluster: the node's home is another relay. Its master takes
+  // over from now on (at most kMaxRedirects times in a row).
+  bool follow(const Response& response) {
+    auto host_port = redirect_host_port(response);
+    std::string error;
+    auto home = host_port ? parse_endpoint(*host_port, &error) : std::nullopt;
+    if (!home || ++redirects_ > kMaxRedirects) return false;
+    master_ = HttpClient::create(loop_, HttpClientOptions{*home, std::nullopt, 2, 16u << 20});
+    session_->move_to(*master_, *worker_);
+    return true;
+  }
+
   void arm_guard(const char* what) {
     what_ = what;
     uv_timer_start(&guard_, &Command::on_guard, kAnswerGuardMs, 0);
@@ -234,6 +257,9 @@ class Command final : public SessionObserver {
     worker_.reset();
   }
 
+  static constexpr int kMaxRedirects = 3;
+  uv_loop_t* loop_;
+  int redirects_ = 0;
   HttpClient::Ptr master_;
   HttpClient::Ptr worker_;
   std::unique_ptr<NodeSession> session_;

@@ -13,19 +13,20 @@ std::string_view poll_stop_name(PollStop why) {
     case PollStop::Gone: return "gone";
     case PollStop::Refused: return "refused";
     case PollStop::Failed: return "failed";
+    case PollStop::Moved: return "moved";
   }
   return "failed";
 }
 
 NodeSession::NodeSession(Transport& master, Transport& worker, SessionObserver& observer, uint32_t tag)
-    : master_(master), worker_(worker), observer_(observer), tag_(tag) {}
+    : master_(&master), worker_(&worker), observer_(observer), tag_(tag) {}
 
 void NodeSession::join(const std::optional<std::string>& group, const std::optional<std::string>& name,
                        bool then_poll) {
   if (state_ != State::New) return;
   state_ = State::Joining;
   poll_after_join_ = then_poll;
-  master_.send(Request{"POST", "/v1/nodes", {}, join_body(group, name)},
+  master_->send(Request{"POST", "/v1/nodes", {}, join_body(group, name)},
                [this](Response&& response) { on_join_answer(std::move(response)); });
 }
 
@@ -70,7 +71,7 @@ void NodeSession::start_polling() {
 
 void NodeSession::poll() {
   poll_outstanding_ = true;
-  master_.send(Request{"GET", events_target(node_, cursor_, poll_timeout_ms_), token_, {}},
+  master_->send(Request{"GET", events_target(node_, cursor_, poll_timeout_ms_), token_, {}},
                [this](Response&& response) { on_poll_answer(std::move(response)); });
 }
 
@@ -84,6 +85,7 @@ void NodeSession::on_poll_answer(Response&& response) {
   poll_outstanding_ = false;
   if (state_ == State::Leaving || state_ == State::Left) return;  // the leave ended it
   if (response.status == 404) return stop(PollStop::Gone, response);
+  if (response.status == 307) return stop(PollStop::Moved, response);
   if (response.status != 200) {
     bool refused = response.status >= 400 && response.status < 500;
     return stop(refused ? PollStop::Refused : PollStop::Failed, response);
@@ -149,14 +151,14 @@ bool NodeSession::repeats_recent_sprite(const RawObject& event) {
 
 void NodeSession::throw_sprite(Direction direction, std::string_view sprite_json, std::optional<std::string_view> id,
                                ResponseHandler done) {
-  worker_.send(Request{"POST", sprites_target(node_), token_, throw_body(direction, sprite_json, id)},
+  worker_->send(Request{"POST", sprites_target(node_), token_, throw_body(direction, sprite_json, id)},
                std::move(done));
 }
 
 void NodeSession::leave(ResponseHandler done) {
   polling_ = false;
   state_ = State::Leaving;
-  master_.send(Request{"DELETE", node_target(node_), token_, {}},
+  master_->send(Request{"DELETE", node_target(node_), token_, {}},
                [this, done = std::move(done)](Response&& response) {
                  if (response.status == 204 || response.status == 404) state_ = State::Left;
                  else if (state_ == State::Leaving) state_ = State::Joined;

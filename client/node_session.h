@@ -23,6 +23,10 @@
 // also stops: someone else now polls for this node, and polling back would
 // have the two pollers supersede each other forever.
 //
+// In a cluster a poll or leave sent to a relay that is not the node's home
+// is answered 307; the poll stops as Moved, and the owner may follow the
+// answer's location (redirect_endpoint(), protocol.h) with move_to().
+//
 // Leave is sent on the master connection behind the held poll (the relay reads
 // pipelined requests while a poll is held): the poll is answered 404 by the
 // leave itself, and that 404 is not reported as the node being gone.
@@ -67,6 +71,7 @@ enum class PollStop : uint8_t {
   Superseded,  // a newer poll for this node answered ours
   Gone,        // 404 unknown_node: the node is no longer on the grid
   Refused,     // another 4xx (unauthorized, invalid_cursor, ...): polling again will not help
+  Moved,       // 307: the node's home is another relay of the cluster (moved_to(), then start again)
   Failed,      // no answer, a 5xx, or an answer that is not the protocol's: may be retried
 };
 
@@ -97,6 +102,13 @@ class NodeSession {
   void join(const std::optional<std::string>& group, const std::optional<std::string>& name, bool then_poll = true);
   // Takes over a node joined elsewhere (sprites-cli listen): no request.
   void adopt(std::string node, std::string token, uint64_t after = 0);
+  // Speaks to other transports from now on (after a 307 to the node's home,
+  // or to the join answer's relay.worker). Only with no request outstanding
+  // on the old ones.
+  void move_to(Transport& master, Transport& worker) {
+    master_ = &master;
+    worker_ = &worker;
+  }
 
   // Holds a poll from now on (no-op while one is outstanding). Only once joined.
   void start_polling();
@@ -140,8 +152,8 @@ class NodeSession {
   // remembers it otherwise.
   bool repeats_recent_sprite(const RawObject& event);
 
-  Transport& master_;
-  Transport& worker_;
+  Transport* master_;
+  Transport* worker_;
   SessionObserver& observer_;
   std::string node_;
   std::string token_;

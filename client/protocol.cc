@@ -264,4 +264,20 @@ std::string describe(const Response& response) {
   return out;
 }
 
+std::optional<std::string> url_host_port(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
+  std::string_view rest = url.substr(kScheme.size());
+  rest = rest.substr(0, rest.find('/'));
+  if (rest.empty() || rest.find(':') == std::string_view::npos) return std::nullopt;
+  return std::string(rest);
+}
+
+std::optional<std::string> redirect_host_port(const Response& response) {
+  if (response.status != 307) return std::nullopt;
+  Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object() || !body.contains("location") || !body["location"].is_string()) return std::nullopt;
+  return url_host_port(body["location"].get<std::string>());
+}
+
 }  // namespace sprites::client

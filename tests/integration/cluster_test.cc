@@ -310,3 +310,35 @@ TEST_CASE("sprites-swarm spreads its nodes over a cluster's relays; every accept
   CHECK(sa["cluster"]["kept_copies"].get<uint64_t>() + sb["cluster"]["kept_copies"].get<uint64_t>() <
         r["throws"]["accepted"].get<uint64_t>());
 }
+
+TEST_CASE("sprites-cli follows a 307 to the node's home to listen and to leave", "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb");
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  auto cli_at = [](RelayProcess& relay, std::vector<std::string> args) {
+    std::vector<std::string> argv = {SPRITES_CLI, "--master", "127.0.0.1:" + std::to_string(relay.master_port()),
+                                     "--worker", "127.0.0.1:" + std::to_string(relay.worker_port())};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  Node thrower = join(b->master_port(), "g", "thrower");
+  Node listener_node = join(b->master_port(), "g", "listener");
+  // Pointed at relay a, the listener is sent to b and prints what arrives there.
+  Program listener(cli_at(*a, {"listen", "--node", listener_node.id, "--count", "1"}),
+                   {{"SPRITES_TOKEN", listener_node.token}});
+  REQUIRE_STATUS(throw_sprite(a->worker_port(), thrower, "right", R"({"via":"a"})", "s-1"), 202);
+  Program::Finished heard = listener.finish();
+  INFO("stderr: " << heard.err);
+  REQUIRE(heard.exited);
+  CHECK(heard.code == 0);
+  Json event = Json::parse(heard.out);
+  CHECK(event["id"] == "s-1");
+  CHECK(event["sprite"] == Json({{"via", "a"}}));
+  // Leave, also through relay a.
+  Program::Finished left = run_program(cli_at(*a, {"leave", "--node", listener_node.id}),
+                                       {{"SPRITES_TOKEN", listener_node.token}});
+  INFO("stderr: " << left.err);
+  CHECK(left.code == 0);
+  check_error(poll(b->master_port(), listener_node, 0, 0), 404, "unknown_node");
+}
