@@ -210,6 +210,7 @@ void ClusterHome::on_deliver_result(const std::string& from, uint32_t id, const 
   switch (m.status) {
     case cluster::DeliverStatus::Accepted: {
       relay_.count_accepted();
+      ++thrown_across_;
       std::string body = "{\"to\":";
       append_ref(body, EventRef{p.copy.receiver, p.copy.receiver_name});
       body.push_back('}');

@@ -75,6 +75,8 @@ class ClusterHome final : public ClusterHooks {
   void clear();
 
   size_t kept_copies() const { return copies_.size(); }
+  // Sprites its nodes threw that went to a node of another relay (accepted).
+  uint64_t thrown_across() const { return thrown_across_; }
 
   // ClusterHooks.
   void node_left(const Node& node) override;
@@ -106,6 +108,7 @@ class ClusterHome final : public ClusterHooks {
   Relay& relay_;
   uint32_t next_id_ = 1;
   uint64_t next_copy_ = 1;
+  uint64_t thrown_across_ = 0;
   std::unordered_map<uint32_t, PendingJoin> joins_;
   std::map<std::string, std::string> leaves_;  // node -> group, until an owner took it
   std::unordered_map<uint32_t, std::string> leave_ids_;  // request id -> node

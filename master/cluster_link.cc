@@ -400,6 +400,8 @@ std::string ClusterLink::render_stats_member() const {
   http::append_uint(out, owner_ ? owner_->groups_held() : 0);
   out.append(",\"kept_copies\":");
   http::append_uint(out, home_ ? home_->kept_copies() : 0);
+  out.append(",\"thrown_across\":");
+  http::append_uint(out, home_ ? home_->thrown_across() : 0);
   out.push_back('}');
   return out;
 }
@@ -416,6 +418,8 @@ std::string ClusterLink::render_metrics() const {
   append_metric(out, "sprites_cluster_kept_copies", "gauge",
                 "Sprites thrown to other relays' nodes and not yet read or returned.",
                 d(home_ ? home_->kept_copies() : 0));
+  append_metric(out, "sprites_cluster_thrown_across_total", "counter",
+                "Accepted sprites whose receiver lives at another relay.", d(home_ ? home_->thrown_across() : 0));
   append_metric(out, "sprites_nats_connected", "gauge", "1 while the NATS connection is up.",
                 bus_ && bus_->connected() ? 1 : 0);
   append_metric(out, "sprites_nats_in_messages_total", "counter", "NATS messages received.", d(f.in_msgs));

@@ -228,6 +228,12 @@ TEST_CASE("sprites cross relays along the one grid, each 202 delivered once", "[
     accepted += stats(relay->master_port())["sprites"]["accepted"].get<std::uint64_t>();
   }
   CHECK(accepted == static_cast<std::uint64_t>(n));  // each counted once, by its thrower's home
+  std::uint64_t across = 0, expected_across = 0;
+  for (const auto& relay : c.relays) across += stats(relay->master_port())["cluster"]["thrown_across"].get<std::uint64_t>();
+  for (const auto& [id, m] : c.members) {
+    for (int d = 0; d < 4; ++d) expected_across += c.members.at(views.at(id).neighbours[d]).home != m.home ? 1 : 0;
+  }
+  CHECK(across == expected_across);
   for (auto& [id, m] : c.members) {
     std::multiset<std::string> got;
     for (const Json& e : of_type(m.inbox->drain(), "sprite")) got.insert(e["id"].get<std::string>());
