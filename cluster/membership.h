@@ -71,11 +71,16 @@ class Membership {
   // relay and every tombstone too: what it judged while cut off is void, and
   // it learns the cluster again from the heartbeats.
   bool self_cut_off(uint64_t now, uint64_t new_incarnation);
+  // A planned restart of this relay: it goes on as the incarnation it was.
+  void resume(uint64_t incarnation) { incarnation_ = incarnation; }
   bool self_heard_recently(uint64_t now) const { return now - self_seen_ms_ <= timeout_ms_; }
 
   // The live relays other than this one, by id.
   const std::map<std::string, RelayInfo, std::less<>>& others() const { return others_; }
   const RelayInfo* find(std::string_view id) const;
+  // A relay id whose last incarnation heard was declared gone, and no newer
+  // one has spoken since: its frames are not to be acted on.
+  bool gone(std::string_view id) const { return !find(id) && gone_.find(id) != gone_.end(); }
   uint64_t timeout_ms() const { return timeout_ms_; }
 
  private:

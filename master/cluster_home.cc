@@ -5,8 +5,10 @@
 
 #include "cluster/messages.h"
 #include "common/http_response.h"
+#include "common/identifiers.h"
 #include "common/log.h"
 #include "master/event_text.h"
+#include "master/snapshot.h"
 #include "master/worker_link.h"
 
 namespace sprites::master {
@@ -37,16 +39,38 @@ void ClusterHome::join(std::string_view group, std::string_view name, JoinDone d
     done(nullptr, 503, "node_limit");
     return;
   }
+  if (!post_.settled()) {
+    held_joins_.push_back(HeldJoin{node->id, std::move(done), post_.now_ms() + kJoinTimeoutMs});
+    return;
+  }
+  send_join(node, std::move(done));
+}
+
+void ClusterHome::send_join(Node* node, JoinDone done) {
+  const std::string& group = node->group->name;
   const std::string owner = post_.owner_of(group);
   const uint32_t id = next_id_++;
-  cluster::JoinMessage m{std::string(group), node->id, node->name};
+  cluster::JoinMessage m{group, node->id, node->name};
   if ((owner != post_.self() && !post_.reachable()) || !post_.post(owner, cluster::WireType::Join, id, cluster::encode(m))) {
     relay_.discard(node);
     done(nullptr, 503, "cluster_unavailable");
     return;
   }
-  owner_seen_[std::string(group)] = owner;
+  owner_seen_[group] = owner;
   joins_.emplace(id, PendingJoin{node->id, std::move(done), post_.now_ms() + kJoinTimeoutMs});
+}
+
+void ClusterHome::settle() {
+  claim_all();
+  auto held = std::move(held_joins_);
+  held_joins_.clear();
+  for (HeldJoin& h : held) {
+    if (Node* node = relay_.find(h.node)) {
+      send_join(node, std::move(h.done));
+    } else {
+      h.done(nullptr, 503, "cluster_unavailable");
+    }
+  }
 }
 
 void ClusterHome::on_join_result(const std::string&, uint32_t id, const cluster::JoinResultMessage& m) {
@@ -137,6 +161,7 @@ void ClusterHome::claim_all() {
 }
 
 void ClusterHome::owners_changed() {
+  if (!post_.settled()) return;  // settle() claims everything
   std::set<std::string> groups;
   relay_.for_each_node([&](const Node& n) { groups.insert(n.group->name); });
   for (const std::string& g : groups) {
@@ -234,6 +259,8 @@ void ClusterHome::sprite_read(std::string_view thrower, uint64_t copy) {
 }
 
 void ClusterHome::sprite_unread(std::string_view thrower, uint64_t copy) {
+  LOG_DEBUG("copy %llu of %.*s unread: it goes back", static_cast<unsigned long long>(copy),
+            static_cast<int>(thrower.size()), thrower.data());
   returned_out_[std::string(cluster::home_of(thrower))].copies.push_back(copy);
   post_.soon();
 }
@@ -248,6 +275,8 @@ void ClusterHome::on_acked(const std::string& from, const cluster::CopiesMessage
 void ClusterHome::on_returned(const std::string& from, const cluster::CopiesMessage& m) {
   for (uint64_t key : m.copies) {
     auto it = copies_.find(key);
+    LOG_DEBUG("copy %llu returned by %s: %s", static_cast<unsigned long long>(key), from.c_str(),
+              it == copies_.end() ? "not kept" : it->second.receiver_home == from ? "kept" : "kept for another relay");
     if (it == copies_.end() || it->second.receiver_home != from) continue;
     give_back(it->second);
     copies_.erase(it);
@@ -272,10 +301,75 @@ void ClusterHome::relay_lost(const std::string& relay) {
   if (back > 0) LOG_INFO("%zu sprites waiting unread at relay %s go back to their throwers", back, relay.c_str());
 }
 
+// ---- planned restarts ------------------------------------------------------
+
+nlohmann::json ClusterHome::save() const {
+  nlohmann::json copies = nlohmann::json::array();
+  for (const auto& [key, c] : copies_) {
+    copies.push_back({{"key", key}, {"thrower", c.thrower}, {"receiver", c.receiver},
+                      {"receiver_name", c.receiver_name}, {"tail", c.tail}});
+  }
+  return {{"next_copy", next_copy_}, {"copies", std::move(copies)}};
+}
+
+bool ClusterHome::restore(const nlohmann::json& part, std::string& why) {
+  constexpr uint64_t kMaxKey = 1ull << 53;
+  const RelayConfig& config = relay_.config();
+  if (!part.contains("next_copy") || !part["next_copy"].is_number_unsigned() ||
+      part["next_copy"].get<uint64_t>() > kMaxKey || !part.contains("copies") || !part["copies"].is_array()) {
+    why = "no next_copy or copies";
+    return false;
+  }
+  const uint64_t next = part["next_copy"].get<uint64_t>();
+  const uint64_t most = std::max<uint64_t>(config.max_nodes, 1) * 4 * (config.mailbox_limit + 2);
+  if (part["copies"].size() > most) {
+    why = "more copies than this relay's nodes could have thrown";
+    return false;
+  }
+  std::unordered_map<uint64_t, KeptCopy> copies;
+  for (const auto& c : part["copies"]) {
+    auto text = [&](const char* key) -> const std::string* {
+      return c.is_object() && c.contains(key) && c[key].is_string() ? c[key].get_ptr<const std::string*>() : nullptr;
+    };
+    const std::string* thrower = text("thrower");
+    const std::string* receiver = text("receiver");
+    const std::string* name = text("receiver_name");
+    const std::string* tail = text("tail");
+    if (!c.is_object() || !c.contains("key") || !c["key"].is_number_unsigned() || !thrower || !receiver || !name ||
+        !tail) {
+      why = "a copy of the wrong shape";
+      return false;
+    }
+    const uint64_t key = c["key"].get<uint64_t>();
+    const std::string_view home = cluster::home_of(*receiver);
+    if (key == 0 || key >= next || home.empty() || home == post_.self() || !valid_name(*name) ||
+        cluster::home_of(*thrower) != post_.self() || !valid_sprite_tail(*thrower, *tail, config.max_body_bytes) ||
+        !copies.emplace(key, KeptCopy{*thrower, *receiver, *name, std::string(home), *tail}).second) {
+      why = "a copy that this relay could not have kept";
+      return false;
+    }
+  }
+  copies_ = std::move(copies);
+  next_copy_ = next;
+  return true;
+}
+
 // ---- time ------------------------------------------------------------------
 
 void ClusterHome::tick() {
   const uint64_t now = post_.now_ms();
+  // Joins held while this relay cannot know the cluster (NATS away since it
+  // started, or cut off) end as 503 after the join timeout.
+  for (auto it = held_joins_.begin(); it != held_joins_.end();) {
+    if (now < it->deadline_ms) {
+      ++it;
+      continue;
+    }
+    HeldJoin h = std::move(*it);
+    it = held_joins_.erase(it);
+    if (Node* node = relay_.find(h.node)) relay_.discard(node);
+    h.done(nullptr, 503, "cluster_unavailable");
+  }
   std::vector<uint32_t> late;
   for (const auto& [id, p] : joins_) {
     if (now >= p.deadline_ms) late.push_back(id);
@@ -313,21 +407,28 @@ void ClusterHome::flush() {
 }
 
 void ClusterHome::clear() {
+  stop();
+  copies_.clear();
+  leaves_.clear();
+  leave_ids_.clear();
+  owner_seen_.clear();
+  acked_out_.clear();
+  returned_out_.clear();
+}
+
+void ClusterHome::stop() {
+  auto held = std::move(held_joins_);
+  held_joins_.clear();
+  for (HeldJoin& h : held) h.done(nullptr, 503, "cluster_unavailable");
   auto joins = std::move(joins_);
   joins_.clear();
   for (auto& [id, p] : joins) p.done(nullptr, 503, "cluster_unavailable");
   auto delivers = std::move(delivers_);
   delivers_.clear();
-  for (auto& [id, p] : delivers) p.done(503, http::error_body("relay_unavailable", "this relay was cut off; retry"));
-  copies_.clear();
-  leaves_.clear();
-  leave_ids_.clear();
+  for (auto& [id, p] : delivers) p.done(503, http::error_body("relay_unavailable", "this relay is away; retry"));
   auto waiters = std::move(leave_waiters_);
   leave_waiters_.clear();
   for (auto& [node, w] : waiters) w.done();
-  owner_seen_.clear();
-  acked_out_.clear();
-  returned_out_.clear();
 }
 
 }  // namespace sprites::master

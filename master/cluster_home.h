@@ -29,6 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cluster/wire.h"
 #include "ipc/messages.h"
 #include "master/cluster_post.h"
@@ -64,6 +66,9 @@ class ClusterHome final : public ClusterHooks {
 
   // The live relays changed: a group whose owner changed hears our claim.
   void owners_changed();
+  // ClusterPost::settled() became true: joins held until now go to their
+  // owners, and every group's owner hears our claim.
+  void settle();
   // After NATS was away: every group's owner hears our claim again (and
   // sends back the places we may have missed).
   void claim_all();
@@ -71,6 +76,13 @@ class ClusterHome final : public ClusterHooks {
   void tick();
   // Sends what this turn gathered (reads and leaves of sprites).
   void flush();
+  // Planned restarts: the kept copies and the next copy key, and taking them
+  // back (checked like network input; false says why).
+  nlohmann::json save() const;
+  bool restore(const nlohmann::json& part, std::string& why);
+  // Stopping: every join, leave and throw waiting on the cluster is answered
+  // (503, or 204 for a leave); the kept copies stay for a snapshot.
+  void stop();
   // Cut off: the relay dropped its nodes; everything pending is void.
   void clear();
 
@@ -101,6 +113,7 @@ class ClusterHome final : public ClusterHooks {
     uint64_t deadline_ms;
   };
   void claim(const std::string& group, const std::string& owner);
+  void send_join(Node* node, JoinDone done);
   void send_leave(const std::string& node, const std::string& group);
   void give_back(const KeptCopy& c);
 
@@ -118,6 +131,12 @@ class ClusterHome final : public ClusterHooks {
     uint64_t deadline_ms;
   };
   std::map<std::string, LeaveWaiter> leave_waiters_;  // node -> its DELETE's answer
+  struct HeldJoin {
+    std::string node;  // admitted, waiting for the relay to settle
+    JoinDone done;
+    uint64_t deadline_ms;
+  };
+  std::vector<HeldJoin> held_joins_;
   std::unordered_map<uint32_t, PendingDeliver> delivers_;
   std::unordered_map<uint64_t, KeptCopy> copies_;
   std::map<std::string, cluster::CopiesMessage> acked_out_, returned_out_;

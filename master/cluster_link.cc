@@ -9,6 +9,7 @@
 #include "common/fnv1a.h"
 #include "common/http_response.h"
 #include "common/log.h"
+#include "master/snapshot.h"
 #include "master/stats.h"
 #include "master/worker_link.h"
 
@@ -48,6 +49,11 @@ ClusterLink::ClusterLink(uv_loop_t* loop, Relay& relay, const RelayIdentity& ide
                          uint32_t relay_timeout_ms)
     : loop_(loop), relay_(relay), identity_(identity), nats_urls_(nats_urls) {
   membership_ = std::make_unique<cluster::Membership>(identity.id, new_incarnation(), relay_timeout_ms, uv_now(loop));
+  if (identity_.clustered()) {
+    owner_ = std::make_unique<GroupOwner>(*this, relay_.config().grid_width);
+    home_ = std::make_unique<ClusterHome>(*this, relay_);
+    relay_.set_cluster_hooks(home_.get());
+  }
 }
 
 ClusterLink::~ClusterLink() {
@@ -59,9 +65,6 @@ bool ClusterLink::start(std::string& why) {
   if (!identity_.clustered()) return true;
   heartbeat_subject_ = cluster::heartbeat_subject(identity_.cluster);
   own_subject_ = cluster::relay_subject(identity_.cluster, identity_.id);
-  owner_ = std::make_unique<GroupOwner>(*this, relay_.config().grid_width);
-  home_ = std::make_unique<ClusterHome>(*this, relay_);
-  relay_.set_cluster_hooks(home_.get());
   bus_ = std::make_unique<cluster::NatsBus>(loop_, *this);
   if (!bus_->start(nats_urls_, "sprites relay " + identity_.id, {heartbeat_subject_, own_subject_}, why)) {
     bus_.reset();
@@ -80,12 +83,51 @@ bool ClusterLink::start(std::string& why) {
 
 void ClusterLink::close() {
   tick_.close();
+  // What this turn gathered still leaves (a planned restart's last words).
+  if (idle_ && bus_ && bus_->connected()) flush();
   idle_.close();
   if (bus_) bus_->close();
   auto pending = std::move(pending_);
   pending_.clear();
   for (auto& [id, p] : pending) p.done(503, http::error_body("relay_unavailable", "this relay is stopping"));
-  if (home_) home_->clear();
+  if (home_) home_->stop();
+}
+
+// ---- planned restarts ------------------------------------------------------
+
+nlohmann::json ClusterLink::snapshot_part() const {
+  if (!identity_.clustered()) return nullptr;
+  nlohmann::json part = home_->save();
+  part["relay"] = identity_.id;
+  part["incarnation"] = membership_->incarnation();
+  return part;
+}
+
+void ClusterLink::restore_part(const SnapshotCluster& saved) {
+  if (!identity_.clustered()) return;
+  std::string why;
+  const nlohmann::json& part = saved.part;
+  // Resumed only while the others cannot have declared the old master gone:
+  // past half the relay timeout, its nodes may have been removed from the
+  // grids (and their sprites returned), so they must not come back.
+  if (!part.is_object() || !part.contains("relay") || part["relay"] != identity_.id) {
+    why = "it was written by another relay id";
+  } else if (!part.contains("incarnation") || !part["incarnation"].is_number_unsigned()) {
+    why = "it has no incarnation";
+  } else if (saved.age_ms > membership_->timeout_ms() / 2) {
+    why = "it is " + std::to_string(saved.age_ms) + " ms old: the cluster may have declared this relay gone";
+  } else if (!home_->restore(part, why)) {
+    why = "its kept copies: " + why;
+  }
+  if (!why.empty()) {
+    LOG_WARN("the snapshot's nodes are dropped (%s): this relay joins the cluster as a new one", why.c_str());
+    relay_.drop_all();
+    home_->clear();
+    return;
+  }
+  membership_->resume(part["incarnation"].get<uint64_t>());
+  LOG_INFO("resuming as the same relay of the cluster: %zu nodes, %zu kept copies", relay_.node_count(),
+           home_->kept_copies());
 }
 
 // ---- membership ----------------------------------------------------------
@@ -101,7 +143,15 @@ void ClusterLink::tick() {
     relay_.drop_all();
     owner_->clear();
     home_->clear();
+    first_echo_ms_ = 0;
+    settled_ = false;
     membership_changed();
+  }
+  if (!settled_ && first_echo_ms_ != 0 && now - first_echo_ms_ >= kSettleMs) {
+    settled_ = true;
+    LOG_INFO("settled in the cluster: %zu relays", live_relay_count());
+    owner_->settle();
+    home_->settle();
   }
   const std::vector<cluster::Heartbeat> gone = membership_->expire(now);
   for (const cluster::Heartbeat& g : gone) {
@@ -164,7 +214,10 @@ void ClusterLink::on_message(const cluster::NatsBus::Message& m) {
     if (!hb) return;  // not a relay of ours: ignored
     std::vector<cluster::Heartbeat> replaced;
     const auto heard = membership_->heard(*hb, uv_now(loop_), &replaced);
-    if (heard == cluster::Membership::Heard::Self) rtt_ns_ = uv_hrtime() - announced_ns_;
+    if (heard == cluster::Membership::Heard::Self) {
+      rtt_ns_ = uv_hrtime() - announced_ns_;
+      if (first_echo_ms_ == 0) first_echo_ms_ = uv_now(loop_);
+    }
     for (const auto& old : replaced) {
       LOG_WARN("relay %s restarted: its previous incarnation is gone", old.id.c_str());
       lost(old.id);
@@ -178,9 +231,10 @@ void ClusterLink::on_message(const cluster::NatsBus::Message& m) {
   if (m.subject == own_subject_) {
     const std::string from(cluster::relay_of_subject(identity_.cluster, m.reply));
     if (from.empty() || from == identity_.id) return;  // not a relay, or an impostor of this one
-    // Frames only from live relays: a relay declared gone that still talks
-    // (frozen, or cut off) must not act on the cluster.
-    if (!membership_->find(from)) return;
+    // Not from a relay declared gone that still talks (frozen, or cut off):
+    // it must not act on the cluster. A relay not heard yet (it started a
+    // moment ago, or this one did) is heard.
+    if (membership_->gone(from)) return;
     dispatch(from, m.data);
   }
 }

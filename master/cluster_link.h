@@ -39,6 +39,7 @@
 #include "master/group_owner.h"
 #include "master/relay.h"
 #include "master/relay_identity.h"
+#include "master/snapshot.h"
 
 namespace sprites::master {
 
@@ -54,6 +55,14 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   // for NATS options that cannot work (a malformed URL).
   bool start(std::string& why);
   void close();
+
+  // Planned restarts (snapshot.h): what the next master needs to be the
+  // same relay (its incarnation, its kept copies), and taking it back
+  // before start(): the nodes restored from the snapshot stay only if the
+  // snapshot is fresh enough that the others cannot have declared this
+  // relay gone (else they are dropped and the relay starts anew).
+  nlohmann::json snapshot_part() const;
+  void restore_part(const SnapshotCluster& saved);
 
   // Nowhere: no live relay is its home (404). Unreachable: its home may be
   // alive, but this relay cannot hear the cluster now (503
@@ -89,6 +98,7 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   std::string owner_of(std::string_view group) const override;
   std::vector<std::string> live_relays() const override;
   bool reachable() const override;
+  bool settled() const override { return settled_; }
   uint64_t now_ms() const override { return uv_now(loop_); }
 
  private:
@@ -132,6 +142,10 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   std::unordered_map<uint32_t, PendingThrow> pending_;
   uint32_t next_request_id_ = 1;
   bool was_reachable_ = false;
+  // Settling (ClusterPost::settled): since when this incarnation hears itself.
+  static constexpr uint64_t kSettleMs = 3 * cluster::kHeartbeatIntervalMs;
+  uint64_t first_echo_ms_ = 0;
+  bool settled_ = false;
   uint64_t announced_ns_ = 0;  // uv_hrtime() of the last heartbeat sent
   uint64_t rtt_ns_ = 0;        // from it to its echo: the round trip through NATS
 };

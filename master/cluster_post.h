@@ -29,6 +29,11 @@ class ClusterPost {
   // The live relays, this one included.
   virtual std::vector<std::string> live_relays() const = 0;
   virtual bool reachable() const = 0;
+  // False until this relay has heard itself and had time to hear every live
+  // relay (a few heartbeats): before that, owner_of() may name itself for
+  // groups another relay keeps. Owners and homes hold their cluster work
+  // until then (GroupOwner::settle, ClusterHome::settle).
+  virtual bool settled() const = 0;
   virtual uint64_t now_ms() const = 0;
 };
 

@@ -37,17 +37,42 @@ void GroupOwner::start_census(const std::string& group) {
 }
 
 void GroupOwner::finish_census(const std::string& group) {
-  auto node = census_.extract(group);
-  Census& c = node.mapped();
-  if (!c.claims.empty()) {
-    const std::vector<cluster::Place> places = topology_.build(group, std::move(c.claims));
-    LOG_INFO("keeping group '%s' of %zu nodes", group.c_str(), places.size());
-    send_places(group, places, nullptr);
+  auto it = census_.find(group);
+  if (it == census_.end() || it->second.built) return;
+  Census& c = it->second;
+  c.built = true;
+  c.awaiting.clear();
+  if (c.claims.empty()) {
+    release(group);
+    return;
   }
-  for (auto& op : c.queued) op();
+  const std::vector<cluster::Place> places = topology_.build(group, std::move(c.claims));
+  LOG_INFO("keeping group '%s' of %zu nodes", group.c_str(), places.size());
+  auto barrier = std::make_shared<PendingJoin>();
+  barrier->group = group;
+  barrier->deadline_ms = post_.now_ms() + kPlaceAckMs;
+  barrier->then = [this, group] { release(group); };
+  send_places(group, places, barrier.get());
+  wait_for_acks(std::move(barrier));
+}
+
+void GroupOwner::release(const std::string& group) {
+  auto node = census_.extract(group);
+  if (node.empty()) return;
+  for (auto& op : node.mapped().queued) op();
+}
+
+void GroupOwner::settle() {
+  auto waiting = std::move(unsettled_);
+  unsettled_.clear();
+  for (auto& op : waiting) op();
 }
 
 void GroupOwner::on_claim(const std::string& from, const cluster::ClaimMessage& m) {
+  if (!post_.settled()) {
+    unsettled_.push_back([this, from, m] { on_claim(from, m); });
+    return;
+  }
   if (!mine(m.group)) return;  // the home asks the owner it sees; ours will be asked too
   auto add_claims = [&](std::vector<ClaimedSeat>& into) {
     for (const auto& s : m.seats) {
@@ -55,13 +80,13 @@ void GroupOwner::on_claim(const std::string& from, const cluster::ClaimMessage& 
       into.push_back(ClaimedSeat{s.node, s.name, from, s.slot, s.version, s.placed});
     }
   };
-  if (auto it = census_.find(m.group); it != census_.end()) {
+  if (auto it = census_.find(m.group); it != census_.end() && !it->second.built) {
     add_claims(it->second.claims);
     if (m.last) it->second.awaiting.erase(from);
     if (it->second.awaiting.empty()) finish_census(m.group);
     return;
   }
-  if (topology_.owns(m.group)) {
+  if (topology_.owns(m.group) || census_.count(m.group) != 0) {
     // Built already: a claimed node the grid lacks joins it, and a node
     // whose place the home heard an older version of hears it again (a
     // place lost while NATS was away).
@@ -93,6 +118,10 @@ void GroupOwner::on_claim(const std::string& from, const cluster::ClaimMessage& 
 // ---- joins and leaves ------------------------------------------------------
 
 void GroupOwner::on_join(const std::string& from, uint32_t id, const cluster::JoinMessage& m) {
+  if (!post_.settled()) {
+    unsettled_.push_back([this, from, id, m] { on_join(from, id, m); });
+    return;
+  }
   if (!mine(m.group) || cluster::home_of(m.node) != from) {
     post_.post(from, cluster::WireType::JoinResult, id,
                cluster::encode(cluster::JoinResultMessage{cluster::JoinStatus::NotOwner, {}}));
@@ -124,6 +153,10 @@ void GroupOwner::wait_for_acks(std::shared_ptr<PendingJoin> p) {
 }
 
 void GroupOwner::answer_join(PendingJoin& p) {
+  if (p.then) {
+    p.then();
+    return;
+  }
   if (p.leave) {
     post_.post(p.requester, cluster::WireType::LeaveResult, p.request_id,
                cluster::encode(cluster::LeaveResultMessage{cluster::JoinStatus::Placed}));
@@ -152,18 +185,19 @@ void GroupOwner::on_place_ack(const std::string&, uint32_t id) {
 }
 
 void GroupOwner::on_leave(const std::string& from, uint32_t id, const cluster::LeaveMessage& m) {
-  const std::string body_ok = cluster::encode(cluster::LeaveResultMessage{cluster::JoinStatus::Placed});
+  if (!post_.settled()) {
+    unsettled_.push_back([this, from, id, m] { on_leave(from, id, m); });
+    return;
+  }
   if (!mine(m.group)) {
     post_.post(from, cluster::WireType::LeaveResult, id,
                cluster::encode(cluster::LeaveResultMessage{cluster::JoinStatus::NotOwner}));
     return;
   }
   if (cluster::home_of(m.node) != from) return;  // only a node's home speaks for it
-  if (!topology_.owns(m.group) && census_.count(m.group) == 0) {
-    // Not built: when it is, the node will not be claimed.
-    post_.post(from, cluster::WireType::LeaveResult, id, body_ok);
-    return;
-  }
+  // Not built yet: the census runs first (the node is not claimed any more,
+  // and its hole is filled then), and the leave is answered once the places
+  // of that rebuild and of the leave are in every home.
   when_built(m.group, [this, from, id, m] {
     auto p = std::make_shared<PendingJoin>();
     p->requester = from;
@@ -201,6 +235,7 @@ void GroupOwner::relay_lost(const std::string& relay) {
   for (auto& [group, places] : by_group) send_places(group, places, nullptr);
   std::vector<std::string> done;
   for (auto& [group, c] : census_) {
+    if (c.built) continue;
     c.awaiting.erase(relay);
     c.claims.erase(std::remove_if(c.claims.begin(), c.claims.end(),
                                   [&](const ClaimedSeat& s) { return s.home == relay; }),
@@ -226,7 +261,7 @@ void GroupOwner::tick() {
   const uint64_t now = post_.now_ms();
   std::vector<std::string> late;
   for (const auto& [group, c] : census_) {
-    if (now >= c.deadline_ms) late.push_back(group);
+    if (!c.built && now >= c.deadline_ms) late.push_back(group);
   }
   for (const std::string& g : late) finish_census(g);
   // Joins whose places some home did not acknowledge in time are answered:
@@ -244,6 +279,7 @@ void GroupOwner::tick() {
 }
 
 void GroupOwner::clear() {
+  unsettled_.clear();
   for (const std::string& g : topology_.groups()) topology_.drop(g);
   census_.clear();
   by_place_id_.clear();

@@ -39,6 +39,9 @@ class GroupOwner {
 
   GroupOwner(ClusterPost& post, uint32_t grid_width);
 
+  // Before ClusterPost::settled(), joins, leaves and claims wait here;
+  // settle() takes them in arrival order.
+  void settle();
   void on_join(const std::string& from, uint32_t id, const cluster::JoinMessage& m);
   void on_leave(const std::string& from, uint32_t id, const cluster::LeaveMessage& m);
   void on_claim(const std::string& from, const cluster::ClaimMessage& m);
@@ -60,14 +63,19 @@ class GroupOwner {
     std::string group;
     std::string node;
     bool leave = false;           // a leave: answered LeaveResult
+    std::function<void()> then;   // a rebuild's barrier: run this instead of answering
     std::set<uint32_t> awaiting;  // Place message ids not yet acknowledged
     uint64_t deadline_ms = 0;
   };
+  // A group being built: claims come in, then (built) its places go out,
+  // and the joins and leaves queued meanwhile run once every home has
+  // acknowledged them.
   struct Census {
     std::set<std::string> awaiting;
     std::vector<ClaimedSeat> claims;
     std::vector<std::function<void()>> queued;
     uint64_t deadline_ms = 0;
+    bool built = false;
   };
 
   bool mine(const std::string& group) const { return post_.owner_of(group) == post_.self(); }
@@ -75,6 +83,7 @@ class GroupOwner {
   void when_built(const std::string& group, std::function<void()> op);
   void start_census(const std::string& group);
   void finish_census(const std::string& group);
+  void release(const std::string& group);
   void join_now(const std::string& from, uint32_t id, const cluster::JoinMessage& m);
   // Sends places (grouped by home); their message ids join `pending`, if any.
   void send_places(const std::string& group, const std::vector<cluster::Place>& places, PendingJoin* pending);
@@ -87,6 +96,7 @@ class GroupOwner {
   std::unordered_map<uint32_t, std::shared_ptr<PendingJoin>> by_place_id_;
   std::vector<std::shared_ptr<PendingJoin>> pending_;
   uint32_t next_place_id_ = 1;
+  std::vector<std::function<void()>> unsettled_;
 };
 
 }  // namespace sprites::master

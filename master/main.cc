@@ -121,9 +121,9 @@ struct Master {
     api.set_stopping();
     listener.stop_accepting();
     link.close();
-    cluster.close();
+    cluster.close();  // keeps what snapshot_part() needs
     relay.answer_all_polls();
-    if (snapshot) write_snapshot(relay, counters, config.grid_width, snapshot_path);
+    if (snapshot) write_snapshot(relay, counters, config.grid_width, snapshot_path, cluster.snapshot_part());
     listener.close();
     clock.close();  // nothing left to time: the loop may end
   }
@@ -191,7 +191,10 @@ int main(int argc, char** argv) {
     Master m(process.loop(), options);
     bool ready = listen_for_workers(m.link, options);
     if (ready) {
-      master::load_snapshot(m.relay, m.counters, m.snapshot_path);
+      master::SnapshotCluster saved;
+      if (master::load_snapshot(m.relay, m.counters, m.snapshot_path, &saved) == master::SnapshotLoad::Loaded) {
+        m.cluster.restore_part(saved);
+      }
       ready = Process::listen(m.listener, options.master_fd, options.host, options.master_port, false, "master port");
     }
     if (ready) ready = m.join_cluster(options);

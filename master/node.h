@@ -53,8 +53,10 @@ struct Node : GridMember, DeadlineEntry {
 
 struct Group {
   std::string name;
-  Grid grid;         // without a cluster; in one, the owner's grid is elsewhere
-  uint32_t homed = 0;  // in a cluster: this relay's nodes of the group
+  // Without a cluster, the group's grid. In one, the grid lives at the
+  // group's owner and this is only the list of this relay's nodes of the
+  // group (their slots here mean nothing to clients; snapshots walk it).
+  Grid grid;
   explicit Group(std::string n, uint32_t width) : name(std::move(n)), grid(width) {}
 };
 

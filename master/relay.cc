@@ -78,6 +78,8 @@ Node* Relay::restore_node(std::string_view group_name, std::string id, const Tok
   return raw;
 }
 
+void Relay::restore_view(Node& node, const NodeView& view) { node.view = std::make_unique<NodeView>(view); }
+
 void Relay::restore_places() {
   for (auto& entry : nodes_) {
     Node& node = *entry.second;  // a named reference: clang 14 captures no structured bindings
@@ -138,11 +140,11 @@ void Relay::leave(Node* node) {
   }
 
   Group* group = node->group;
+  changed_.clear();
+  group->grid.leave(node, changed_);
   if (hooks_) {
     hooks_->node_left(*node);  // its owner moves the grid and tells the neighbours
   } else {
-    changed_.clear();
-    group->grid.leave(node, changed_);
     for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
   }
 
@@ -169,16 +171,14 @@ void Relay::leave(Node* node) {
 }
 
 void Relay::forget_member(Group* group) {
-  if (hooks_) {
-    if (--group->homed == 0) groups_.erase(group->name);
-  } else if (group->grid.empty()) {
-    groups_.erase(group->name);
-  }
+  if (group->grid.empty()) groups_.erase(group->name);
 }
 
 bool Relay::give_back(std::string_view thrower_id, EventRef receiver, std::string_view tail) {
   Node* thrower = find(thrower_id);
   if (!thrower || thrower->mailbox.size() >= config_.mailbox_limit) {
+    LOG_DEBUG("a sprite of %.*s cannot go back: %s", static_cast<int>(thrower_id.size()), thrower_id.data(),
+              thrower ? "its mailbox is full" : "it has left");
     ++counters_.dropped;
     return false;
   }
@@ -200,12 +200,13 @@ Node* Relay::admit(std::string_view group_name, std::string_view name) {
   node->token = new_token();
   node->name.assign(name);
   node->group = &group_named(group_name);
-  ++node->group->homed;
   node->rate_tokens = 2 * config_.rate_limit;
   node->rate_refill_ms = now();
   node->view = std::make_unique<NodeView>();
   Node* raw = node.get();
   nodes_.emplace(std::string_view(raw->id), std::move(node));
+  changed_.clear();
+  raw->group->grid.join(raw, changed_);  // this relay's list of the group's nodes
   deadlines_.schedule(raw, now() + config_.node_ttl_ms);
   arm_clock();
   return raw;
@@ -215,6 +216,8 @@ void Relay::discard(Node* node) {
   LOG_DEBUG("node %s discarded: its join did not complete", node->id.c_str());
   deadlines_.cancel(node);
   Group* group = node->group;
+  changed_.clear();
+  group->grid.leave(node, changed_);
   auto owned = std::move(nodes_.find(std::string_view(node->id))->second);
   nodes_.erase(std::string_view(node->id));
   forget_member(group);

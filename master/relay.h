@@ -124,6 +124,8 @@ class Relay final : private RelayClock::Sleeper {
     for (const auto& [name, group] : groups_) f(*group);
   }
   Node* restore_node(std::string_view group, std::string id, const Token& token, std::string name, double rate_tokens);
+  // In a cluster: the place the node had (its owner may send a newer one).
+  void restore_view(Node& node, const NodeView& view);
   // After a restore: every stored neighbors event gets the text of its
   // node's place in the restored grid (the snapshot keeps only its seq).
   void restore_places();

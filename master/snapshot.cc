@@ -97,7 +97,10 @@ struct Refusal {
 // once while loading).
 uint64_t size_bound(const RelayConfig& config) {
   const uint64_t event = 2 * (static_cast<uint64_t>(config.max_body_bytes) + 2048);  // quotes escaped in a string
-  const uint64_t node = 1024 + (static_cast<uint64_t>(config.mailbox_limit) + 1) * event;
+  // A node: its fields and place (in a cluster, four neighbours of escaped
+  // names), its mailbox, and in a cluster the copies of what it threw to
+  // other relays' nodes: at most its four neighbours' mailboxes.
+  const uint64_t node = 4096 + (static_cast<uint64_t>(config.mailbox_limit) + 1) * event * 5;
   const uint64_t written = 4096 + std::min<uint64_t>(config.max_nodes, 1ull << 32) * node;
   const long pages = ::sysconf(_SC_PHYS_PAGES);
   const long page = ::sysconf(_SC_PAGESIZE);
@@ -187,9 +190,13 @@ void check_sprite_text(Event& e, uint32_t max_body_bytes) {
   e.tail_at = tail_at;
 }
 
-Event read_event(const json& stored, const RelayConfig& config) {
+Event read_event(const json& stored, const RelayConfig& config, bool clustered) {
   Event e;
   e.seq = uint_field(stored, "seq", kMaxCount);
+  if (stored.contains("copy")) {
+    if (!clustered) refuse("a kept-copy key in a relay without a cluster");
+    e.copy = uint_field(stored, "copy", kMaxCount);
+  }
   if (!kind_from(string_field(stored, "kind"), e.kind)) refuse("an event of unknown kind");
   e.tail_at = static_cast<uint32_t>(uint_field(stored, "tail_at", UINT32_MAX));
   e.thrower = string_field(stored, "thrower");
@@ -202,14 +209,40 @@ Event read_event(const json& stored, const RelayConfig& config) {
   }
   e.text = string_field(stored, "text");
   check_sprite_text(e, config.max_body_bytes);
+  if (e.copy != 0 && e.kind != EventKind::Sprite) refuse("a kept-copy key on a returned event");
   return e;
+}
+
+NodeView read_view(const json& stored) {
+  NodeView v;
+  v.version = uint_field(stored, "version", kMaxCount);
+  v.row = static_cast<uint32_t>(uint_field(stored, "row", UINT32_MAX));
+  v.col = static_cast<uint32_t>(uint_field(stored, "col", UINT32_MAX));
+  const json& placed = field(stored, "placed");
+  if (!placed.is_boolean()) refuse("a place's placed is not a boolean");
+  v.placed = placed.get<bool>();
+  const json& neighbours = array_field(stored, "neighbors");
+  if (neighbours.size() != 4) refuse("a place without four neighbours");
+  for (size_t i = 0; i < 4; ++i) {
+    v.neighbours[i].id = string_field(neighbours[i], "node");
+    v.neighbours[i].name = string_field(neighbours[i], "name");
+    const bool unset = !v.placed && v.neighbours[i].id.empty() && v.neighbours[i].name.empty();
+    if (!unset && (!valid_node_id(v.neighbours[i].id) || !valid_name(v.neighbours[i].name))) {
+      refuse("a place names a node outside the protocol");
+    }
+  }
+  return v;
 }
 
 // ---- the document -----------------------------------------------------------
 
 // Throws Refusal (caught below) on anything the relay could not have written.
-void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width) {
+void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width, SnapshotCluster* cluster) {
   const RelayConfig& config = relay.config();
+  const bool clustered = relay.clustered();
+  if (doc.contains("cluster") != clustered) {
+    refuse(clustered ? "written by a relay without a cluster" : "written by a relay in a cluster");
+  }
   if (uint_field(doc, "version", INT32_MAX) != kVersion) refuse("unknown version");
   const uint64_t written = uint_field(doc, "written_at_ms", UINT64_MAX);
   const uint64_t now = wall_ms();
@@ -217,6 +250,10 @@ void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width)
   const uint64_t age = now > written ? now - written : 0;
   if (age > config.node_ttl_ms) {
     refuse("stale: written " + std::to_string(age) + " ms ago, longer than the node TTL");
+  }
+  if (cluster) {
+    cluster->age_ms = age;
+    cluster->part = clustered ? doc["cluster"] : json();
   }
   width = static_cast<uint32_t>(uint_field(doc, "grid_width", 1000000));
   if (width == 0) refuse("grid_width is 0");
@@ -258,12 +295,14 @@ void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width)
       std::vector<Event> events;
       size_t thrown = 0;
       for (const json& e : stored) {
-        events.push_back(read_event(e, config));
+        events.push_back(read_event(e, config, clustered));
         if (events.back().kind != EventKind::Neighbors) ++thrown;
       }
       if (thrown > config.mailbox_limit) refuse("a mailbox holds more sprites than --mailbox-limit");
+      if (n.contains("view") != clustered) refuse(clustered ? "a node without its place" : "a node with a place");
       Node* node = relay.restore_node(group, id, token, name, rate.get<double>());
       if (!node) refuse("a node id appears twice");
+      if (clustered) relay.restore_view(*node, read_view(n["view"]));
       if (!node->mailbox.restore(last_seq, std::move(events))) {
         refuse("a mailbox's seqs are not consecutive up to its last seq, or it holds more than two neighbors events");
       }
@@ -302,6 +341,29 @@ std::string read_bounded(int fd, uint64_t bound) {
 
 std::string snapshot_path_for(const std::string& ipc_path) { return ipc_path + ".snapshot"; }
 
+bool valid_sprite_tail(std::string_view thrower, std::string_view tail, uint32_t max_body_bytes) {
+  if (!valid_node_id(thrower)) return false;
+  // The whole event it belongs to, as the relay would build it: its head
+  // from a throw of `thrower`, then the tail; checked like a stored event.
+  uint32_t head_size = 0;
+  const std::string some = sprite_event_text(EventRef{thrower, ""}, Direction::Left, std::nullopt, "{}", head_size);
+  Event e;
+  e.seq = 1;
+  e.kind = EventKind::Sprite;
+  e.thrower.assign(thrower);
+  const std::string text = some.substr(0, head_size) + std::string(tail);
+  e.text = with_seq(1, text);
+  e.tail_at = static_cast<uint32_t>(e.text.size() - text.size()) + head_size;
+  try {
+    check_sprite_text(e, max_body_bytes);
+  } catch (const Refusal&) {
+    return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
 std::string snapshot_header(const std::string& json_text) {
   char line[96];
   std::snprintf(line, sizeof line, "sprites-snapshot %d %zu %016" PRIx64 "\n", kVersion, json_text.size(),
@@ -312,7 +374,8 @@ std::string snapshot_header(const std::string& json_text) {
 namespace {
 
 // The whole state as the document the file holds; `nodes` counts them.
-json snapshot_document(const Relay& relay, const Counters& counters, uint32_t grid_width, size_t& nodes) {
+json snapshot_document(const Relay& relay, const Counters& counters, uint32_t grid_width, const json& cluster,
+                       size_t& nodes) {
   json doc;
   doc["version"] = kVersion;
   doc["written_at_ms"] = wall_ms();
@@ -335,6 +398,7 @@ json snapshot_document(const Relay& relay, const Counters& counters, uint32_t gr
                                      : static_cast<uint32_t>(text.size() - e.text.size()) + e.tail_at;
         events.push_back({{"seq", e.seq}, {"kind", kind_name(e.kind)}, {"tail_at", tail_at}, {"text", text},
                           {"thrower", e.thrower}});
+        if (e.copy != 0) events.back()["copy"] = e.copy;
       });
       list.push_back({{"id", n.id},
                       {"token", std::string(token_text(n.token))},
@@ -342,11 +406,18 @@ json snapshot_document(const Relay& relay, const Counters& counters, uint32_t gr
                       {"rate_tokens", n.rate_tokens},
                       {"last_seq", n.mailbox.last_seq()},
                       {"events", std::move(events)}});
+      if (n.view) {
+        json neighbours = json::array();
+        for (const auto& r : n.view->neighbours) neighbours.push_back({{"node", r.id}, {"name", r.name}});
+        list.back()["view"] = {{"version", n.view->version}, {"row", n.view->row}, {"col", n.view->col},
+                               {"placed", n.view->placed}, {"neighbors", std::move(neighbours)}};
+      }
       ++nodes;
     }
     groups.push_back({{"name", group.name}, {"nodes", std::move(list)}});
   });
   doc["groups"] = std::move(groups);
+  if (!cluster.is_null()) doc["cluster"] = cluster;
   return doc;
 }
 
@@ -391,16 +462,18 @@ bool write_private(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_width, const std::string& path) {
+bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_width, const std::string& path,
+                    const json& cluster) {
   size_t nodes = 0;
-  const std::string body = snapshot_document(relay, counters, grid_width, nodes).dump();
+  const std::string body = snapshot_document(relay, counters, grid_width, cluster, nodes).dump();
   const std::string text = snapshot_header(body) + body;
   if (!write_private(path, text)) return false;
   LOG_INFO("snapshot written to %s: %zu nodes, %zu bytes", path.c_str(), nodes, text.size());
   return true;
 }
 
-bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::string& why) {
+bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::string& why,
+                      SnapshotCluster* cluster) {
   uint32_t width = 0;
   try {
     const size_t newline = file.find('\n');
@@ -423,7 +496,7 @@ bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::s
       return true;
     });
     std::string().swap(file);
-    restore(relay, counters, doc, width);
+    restore(relay, counters, doc, width, cluster);
   } catch (const Refusal& r) {
     why = r.why;
   } catch (const std::bad_alloc&) {
@@ -444,7 +517,7 @@ bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::s
   return true;
 }
 
-SnapshotLoad load_snapshot(Relay& relay, Counters& counters, const std::string& path) {
+SnapshotLoad load_snapshot(Relay& relay, Counters& counters, const std::string& path, SnapshotCluster* cluster) {
   auto refused = [&](const std::string& why) {
     LOG_ERROR("snapshot %s refused (%s): starting empty", path.c_str(), why.c_str());
     move_aside(path, ".refused");
@@ -463,7 +536,7 @@ SnapshotLoad load_snapshot(Relay& relay, Counters& counters, const std::string& 
   }
   ::close(fd);
   if (!why.empty()) return refused(why);
-  if (!restore_snapshot(relay, counters, std::move(file), why)) return refused(why);
+  if (!restore_snapshot(relay, counters, std::move(file), why, cluster)) return refused(why);
   LOG_INFO("snapshot %s loaded: %zu nodes in %zu groups", path.c_str(), relay.node_count(), relay.group_count());
   ::unlink(path.c_str());  // consumed: a later crash restart must not find it
   return SnapshotLoad::Loaded;

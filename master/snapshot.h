@@ -32,6 +32,9 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "master/relay.h"
 #include "master/stats.h"
@@ -41,18 +44,36 @@ namespace sprites::master {
 // Where the master keeps its snapshot: beside its IPC socket.
 std::string snapshot_path_for(const std::string& ipc_path);
 
+// In a cluster (docs/cluster.md "Planned restarts") a snapshot also holds
+// each node's place and each sprite's kept-copy key, and what the cluster
+// link keeps (its incarnation, its kept copies) under "cluster": written
+// from `cluster`, handed back on load as `cluster` with the file's age, and
+// checked by the cluster link. A snapshot of a relay with a cluster is
+// refused by one without, and the other way round.
+struct SnapshotCluster {
+  nlohmann::json part;  // null: none
+  uint64_t age_ms = 0;  // since the snapshot was written
+};
+
 // Writes the snapshot; false (with a log line) on an I/O error.
-bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_width, const std::string& path);
+bool write_snapshot(const Relay& relay, const Counters& counters, uint32_t grid_width, const std::string& path,
+                    const nlohmann::json& cluster = nullptr);
 
 enum class SnapshotLoad { Absent, Loaded, Refused };
 // Loads `path` into an empty relay, then deletes it (or, when refused, moves
 // it to `<path>.refused` and leaves the relay empty).
-SnapshotLoad load_snapshot(Relay& relay, Counters& counters, const std::string& path);
+SnapshotLoad load_snapshot(Relay& relay, Counters& counters, const std::string& path,
+                           SnapshotCluster* cluster = nullptr);
 
 // The checks of load_snapshot() on a file's bytes, without the file: loads
 // them into an empty relay, or leaves it empty and says why. (The fuzzer's
 // way in.)
-bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::string& why);
+bool restore_snapshot(Relay& relay, Counters& counters, std::string file, std::string& why,
+                      SnapshotCluster* cluster = nullptr);
+
+// True when `tail` is the "direction"... part of a sprite event this relay
+// builds for a throw of `thrower` (a kept copy read back from a snapshot).
+bool valid_sprite_tail(std::string_view thrower, std::string_view tail, uint32_t max_body_bytes);
 
 // The header line and checksum, exposed for tests.
 std::string snapshot_header(const std::string& json);

@@ -96,6 +96,7 @@ void wait_for_cluster(const std::vector<RelayProcess*>& relays, const std::set<s
 struct Member {
   RelayProcess* home;
   std::unique_ptr<Inbox> inbox;
+  std::vector<Json> other_events;  // what check_events() polled that was not a neighbors event
 };
 
 // The cluster under test: three relays, the nodes, the model.
@@ -119,6 +120,9 @@ struct Cluster {
       INFO("polling " << id << " at " << m.home->relay_id());
       std::vector<Json> events = m.inbox->poll(0);
       std::vector<Json> moves = of_type(events, "neighbors");
+      for (const Json& e : events) {
+        if (e["type"] != "neighbors") m.other_events.push_back(e);
+      }
       auto was = before.find(id);
       const bool changed = was == before.end() || !(was->second == after.at(id));
       INFO("node " << id << " at " << m.home->relay_id() << ": model " << describe(after.at(id)));
@@ -140,7 +144,7 @@ struct Cluster {
     INFO("joiner " << n.id << " at " << relay->relay_id());
     CHECK(describe(seen_view(n.joined)) == describe(after.at(n.id)));
     std::string id = n.id;
-    members[id] = Member{relay, std::make_unique<Inbox>(relay->master_port(), std::move(n))};
+    members[id] = Member{relay, std::make_unique<Inbox>(relay->master_port(), std::move(n)), {}};
     check_events(before, id);
     return id;
   }
@@ -370,4 +374,59 @@ TEST_CASE("with NATS away, a join in a group another relay keeps is 503 cluster_
   // The keeper's own joins go on.
   Response mine = join_raw(keeper->master_port(), R"({"group":"g","name":"local"})");
   CHECK(mine.status == 201);
+}
+
+TEST_CASE("a planned restart (SIGHUP) of a relay keeps its nodes, their places and its kept copies in the cluster",
+          "[cluster]") {
+  Cluster c;
+  for (int i = 0; i < 6; ++i) c.join_at(c.relays[i % 2].get(), "n" + std::to_string(i));
+  RelayProcess* restarted = c.relays[0].get();
+  // A node of the restarted relay throws to a neighbour at another relay,
+  // which does not read it: the restarted relay keeps a copy.
+  const auto views = model_views(c.slots);
+  std::string thrower, receiver;
+  int direction = -1;
+  for (const auto& [id, m] : c.members) {
+    if (m.home != restarted) continue;
+    for (int d = 0; d < 4 && direction < 0; ++d) {
+      if (c.members.at(views.at(id).neighbours[d]).home != restarted) {
+        thrower = id;
+        receiver = views.at(id).neighbours[d];
+        direction = d;
+      }
+    }
+    if (direction >= 0) break;
+  }
+  REQUIRE(direction >= 0);
+  REQUIRE_STATUS(throw_sprite(restarted->worker_port(), c.members.at(thrower).inbox->node(), kDirections[direction],
+                              R"({"kept":true})", "kept-1"),
+                 202);
+  REQUIRE(stats(restarted->master_port())["cluster"]["kept_copies"] == 1);
+
+  const pid_t old = restarted->master_pid();
+  ::kill(restarted->pid(), SIGHUP);
+  restarted->wait_for_master_after(old);
+
+  // The same relay to the cluster: nobody left, nobody moved, no events.
+  std::vector<std::string> by_slot;
+  REQUIRE(c.one_grid(by_slot));
+  CHECK(by_slot == c.slots);
+  for (auto& [id, m] : c.members) {
+    INFO("node " << id);
+    CHECK(of_type(m.inbox->poll(0), "neighbors").empty());
+  }
+  CHECK(stats(restarted->master_port())["cluster"]["kept_copies"] == 1);
+  // The copy still comes back: the receiver leaves without reading it (the
+  // thrower's poll after the leave may already bring it).
+  c.leave_of(receiver);
+  Member& m = c.members.at(thrower);
+  Json back = m.other_events.empty()
+                  ? m.inbox->wait_for([](const Json& e) { return e["type"] == "returned"; })
+                  : m.other_events.front();
+  CHECK(back["type"] == "returned");
+  CHECK(back["id"] == "kept-1");
+  CHECK(back["sprite"] == Json({{"kept", true}}));
+  // And the grid goes on as one.
+  c.join_at(restarted, "after");
+  c.join_at(c.relays[1].get(), "after-2");
 }
