@@ -83,6 +83,8 @@ bool NatsBus::start(const std::string& urls, const std::string& client_name,
   // A server that stops answering is noticed within about 3 s.
   if (s == NATS_OK) s = natsOptions_SetPingInterval(opts, 1000);
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, 2);
+  // One delivery thread for both subscriptions, not one each.
+  if (s == NATS_OK) s = natsOptions_UseGlobalMessageDelivery(opts, true);
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, on_state, shared_.get());
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_state, shared_.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, on_state, shared_.get());

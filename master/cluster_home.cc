@@ -255,14 +255,12 @@ void ClusterHome::on_deliver_result(const std::string& from, uint32_t id, const 
 
 void ClusterHome::sprite_read(std::string_view thrower, uint64_t copy) {
   acked_out_[std::string(cluster::home_of(thrower))].copies.push_back(copy);
-  post_.soon();
 }
 
 void ClusterHome::sprite_unread(std::string_view thrower, uint64_t copy) {
   LOG_DEBUG("copy %llu of %.*s unread: it goes back", static_cast<unsigned long long>(copy),
             static_cast<int>(thrower.size()), thrower.data());
   returned_out_[std::string(cluster::home_of(thrower))].copies.push_back(copy);
-  post_.soon();
 }
 
 void ClusterHome::on_acked(const std::string& from, const cluster::CopiesMessage& m) {

@@ -17,8 +17,8 @@
 //    (every copy it held goes back). So nothing accepted vanishes while its
 //    thrower lives. The copies are bounded by the receivers' mailboxes.
 //  - As a receiver's home: Deliver puts the sprite into a mailbox, and
-//    reads and leaves are reported to the throwers' homes, batched per loop
-//    turn.
+//    reads and leaves are reported to the throwers' homes, batched per tick
+//    (250 ms).
 #pragma once
 
 #include <cstdint>
@@ -74,7 +74,9 @@ class ClusterHome final : public ClusterHooks {
   void claim_all();
   void relay_lost(const std::string& relay);
   void tick();
-  // Sends what this turn gathered (reads and leaves of sprites).
+  // Sends the reads and leaves of sprites gathered since the last tick (a
+  // report every 250 ms: one message per relay instead of one per loop turn
+  // at high rates; docs/cluster.md promises them within a second).
   void flush();
   // Planned restarts: the kept copies and the next copy key, and taking them
   // back (checked like network input; false says why).

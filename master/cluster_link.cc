@@ -172,6 +172,7 @@ void ClusterLink::tick() {
   }
   owner_->tick();
   home_->tick();
+  home_->flush();
   const bool reachable_now = reachable();
   if (reachable_now && !was_reachable_) home_->claim_all();  // places lost meanwhile come again
   was_reachable_ = reachable_now;
@@ -266,7 +267,6 @@ void ClusterLink::flush() {
     frames.swap(local_);
     dispatch(identity_.id, frames);
   }
-  home_->flush();
   for (auto& [relay, data] : outbox_) {
     const std::string subject = cluster::relay_subject(identity_.cluster, relay);
     std::string_view rest = data;
@@ -450,6 +450,8 @@ std::string ClusterLink::render_stats_member() const {
   http::append_uint(out, live_relay_count());
   out.append(",\"nats_connected\":");
   out.append(bus_ && bus_->connected() ? "true" : "false");
+  out.append(",\"settled\":");
+  out.append(settled_ ? "true" : "false");
   out.append(",\"groups_kept\":");
   http::append_uint(out, owner_ ? owner_->groups_held() : 0);
   out.append(",\"kept_copies\":");

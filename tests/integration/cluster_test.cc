@@ -110,6 +110,8 @@ TEST_CASE("relays on one NATS know each other: ready line, /v1/cluster, stats", 
   CHECK(s["cluster"]["relay"] == "rc");
   CHECK(s["cluster"]["relays"] == 3);
   CHECK(s["cluster"]["nats_connected"] == true);
+  CHECK(stats_when(c->master_port(), [](Json& j) { return j["cluster"]["settled"] == true; })["cluster"]["settled"] ==
+        true);
 
   // /metrics carries the cluster's figures and this relay's NATS traffic.
   Response m = Connection(c->master_port()).request("GET", "/metrics");
