@@ -140,6 +140,7 @@ std::string encode(const JoinMessage& m) {
   w.str(m.group);
   w.str(m.node);
   w.str(m.name);
+  w.u64(m.incarnation);
   return out;
 }
 
@@ -188,6 +189,7 @@ std::string encode(const ClaimMessage& m) {
     w.u8(s.placed ? 1 : 0);
   }
   w.u8(m.last ? 1 : 0);
+  w.u64(m.incarnation);
   return out;
 }
 
@@ -230,7 +232,7 @@ std::string encode(const CopiesMessage& m) {
 
 bool decode(std::string_view body, JoinMessage& out) {
   Reader r(body);
-  return r.group(out.group) && r.node(out.node) && r.name(out.name) && r.done();
+  return r.group(out.group) && r.node(out.node) && r.name(out.name) && r.u64(out.incarnation) && r.done();
 }
 
 bool decode(std::string_view body, JoinResultMessage& out) {
@@ -278,7 +280,7 @@ bool decode(std::string_view body, ClaimMessage& out) {
     if (!r.node(s.node) || !r.name(s.name) || !r.u32(s.slot) || !r.u64(s.version) || !r.flag(s.placed)) return false;
     out.seats.push_back(std::move(s));
   }
-  return r.flag(out.last) && r.done();
+  return r.flag(out.last) && r.u64(out.incarnation) && r.done();
 }
 
 bool decode(std::string_view body, CensusMessage& out) {

@@ -80,6 +80,7 @@ struct Place {
 
 struct JoinMessage {
   std::string group, node, name;
+  uint64_t incarnation = 0;  // the home's (membership.h): a seat leaves with its incarnation only
 };
 enum class JoinStatus : uint8_t { Placed = 0, Full = 1, NotOwner = 2 };
 struct JoinResultMessage {
@@ -108,6 +109,7 @@ struct ClaimMessage {
   };
   std::vector<Seat> seats;
   bool last = true;  // a large group is claimed in several messages
+  uint64_t incarnation = 0;  // the claiming home's
 };
 struct CensusMessage {
   std::string group;

@@ -50,7 +50,7 @@ void ClusterHome::send_join(Node* node, JoinDone done) {
   const std::string& group = node->group->name;
   const std::string owner = post_.owner_of(group);
   const uint32_t id = next_id_++;
-  cluster::JoinMessage m{group, node->id, node->name};
+  cluster::JoinMessage m{group, node->id, node->name, post_.incarnation()};
   if ((owner != post_.self() && !post_.reachable()) || !post_.post(owner, cluster::WireType::Join, id, cluster::encode(m))) {
     relay_.discard(node);
     done(nullptr, 503, "cluster_unavailable");
@@ -141,6 +141,7 @@ void ClusterHome::claim(const std::string& group, const std::string& owner) {
   cluster::ClaimMessage m;
   m.group = group;
   m.last = false;
+  m.incarnation = post_.incarnation();
   const uint32_t width = relay_.config().grid_width;
   relay_.for_each_node([&](const Node& n) {
     if (!n.view || n.group->name != group) return;

@@ -157,7 +157,7 @@ void ClusterLink::tick() {
   for (const cluster::Heartbeat& g : gone) {
     LOG_WARN("relay %s is gone: not heard from for %llu ms", g.id.c_str(),
              static_cast<unsigned long long>(membership_->timeout_ms()));
-    lost(g.id);
+    lost(g.id, g.incarnation);
   }
   if (!gone.empty()) membership_changed();
 
@@ -190,8 +190,8 @@ void ClusterLink::announce() {
   bus_->publish(heartbeat_subject_, std::string(), cluster::encode_heartbeat(hb));
 }
 
-void ClusterLink::lost(const std::string& relay) {
-  owner_->relay_lost(relay);
+void ClusterLink::lost(const std::string& relay, uint64_t incarnation) {
+  owner_->relay_lost(relay, incarnation);
   home_->relay_lost(relay);
 }
 
@@ -221,7 +221,7 @@ void ClusterLink::on_message(const cluster::NatsBus::Message& m) {
     }
     for (const auto& old : replaced) {
       LOG_WARN("relay %s restarted: its previous incarnation is gone", old.id.c_str());
-      lost(old.id);
+      lost(old.id, old.incarnation);
     }
     if (heard == cluster::Membership::Heard::New) {
       LOG_INFO("relay %s joined the cluster (%s, %s)", hb->id.c_str(), hb->master.c_str(), hb->worker.c_str());

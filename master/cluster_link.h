@@ -93,6 +93,7 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
 
   // ClusterPost.
   const std::string& self() const override { return identity_.id; }
+  uint64_t incarnation() const override { return membership_->incarnation(); }
   bool post(const std::string& relay, cluster::WireType type, uint32_t id, std::string_view body) override;
   void soon() override;
   std::string owner_of(std::string_view group) const override;
@@ -117,7 +118,7 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   void tick();
   void announce();
   void membership_changed();
-  void lost(const std::string& relay);
+  void lost(const std::string& relay, uint64_t incarnation);
   void dispatch(const std::string& from, std::string_view data);
   void on_frame(const std::string& from, const cluster::WireFrame& f);
   void forward_throw(const ipc::ThrowMessage& t, std::string_view home, ThrowDone done);

@@ -20,6 +20,9 @@ class ClusterPost {
  public:
   virtual ~ClusterPost() = default;
   virtual const std::string& self() const = 0;
+  // This relay's incarnation (cluster/membership.h), sent with joins and
+  // claims so that owners remove a lost incarnation's seats only.
+  virtual uint64_t incarnation() const = 0;
   // False when the frame cannot leave (NATS is away): the caller answers 503.
   virtual bool post(const std::string& relay, cluster::WireType type, uint32_t id, std::string_view body) = 0;
   // Asks for ClusterHome::flush() at the end of this loop turn.

@@ -77,7 +77,7 @@ void GroupOwner::on_claim(const std::string& from, const cluster::ClaimMessage& 
   auto add_claims = [&](std::vector<ClaimedSeat>& into) {
     for (const auto& s : m.seats) {
       if (cluster::home_of(s.node) != from) continue;  // a relay claims only its own nodes
-      into.push_back(ClaimedSeat{s.node, s.name, from, s.slot, s.version, s.placed});
+      into.push_back(ClaimedSeat{s.node, s.name, from, s.slot, s.version, s.placed, m.incarnation});
     }
   };
   if (auto it = census_.find(m.group); it != census_.end() && !it->second.built) {
@@ -102,7 +102,7 @@ void GroupOwner::on_claim(const std::string& from, const cluster::ClaimMessage& 
         continue;
       }
       cluster::Place joiner;
-      std::vector<cluster::Place> places = topology_.join(m.group, c.id, c.name, c.home, joiner);
+      std::vector<cluster::Place> places = topology_.join(m.group, c.id, c.name, c.home, joiner, c.incarnation);
       places.push_back(joiner);
       send_places(m.group, places, nullptr);
     }
@@ -138,7 +138,7 @@ void GroupOwner::join_now(const std::string& from, uint32_t id, const cluster::J
   p->node = m.node;
   p->deadline_ms = post_.now_ms() + kPlaceAckMs;
   cluster::Place joiner;
-  const std::vector<cluster::Place> places = topology_.join(m.group, m.node, m.name, from, joiner);
+  const std::vector<cluster::Place> places = topology_.join(m.group, m.node, m.name, from, joiner, m.incarnation);
   send_places(m.group, places, p.get());
   wait_for_acks(std::move(p));
 }
@@ -229,9 +229,9 @@ void GroupOwner::send_places(const std::string& group, const std::vector<cluster
 
 // ---- the cluster changes ---------------------------------------------------
 
-void GroupOwner::relay_lost(const std::string& relay) {
+void GroupOwner::relay_lost(const std::string& relay, uint64_t incarnation) {
   std::map<std::string, std::vector<cluster::Place>> by_group;
-  for (auto& [group, place] : topology_.remove_home(relay)) by_group[group].push_back(std::move(place));
+  for (auto& [group, place] : topology_.remove_home(relay, incarnation)) by_group[group].push_back(std::move(place));
   for (auto& [group, places] : by_group) send_places(group, places, nullptr);
   std::vector<std::string> done;
   for (auto& [group, c] : census_) {

@@ -46,7 +46,8 @@ class GroupOwner {
   void on_leave(const std::string& from, uint32_t id, const cluster::LeaveMessage& m);
   void on_claim(const std::string& from, const cluster::ClaimMessage& m);
   void on_place_ack(const std::string& from, uint32_t id);
-  void relay_lost(const std::string& relay);
+  // A relay's incarnation is gone: the seats it (or an older one) made leave.
+  void relay_lost(const std::string& relay, uint64_t incarnation);
   // The live relays changed: groups now owned by another relay are dropped.
   void membership_changed();
   void tick();

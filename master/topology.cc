@@ -78,6 +78,7 @@ std::vector<cluster::Place> Topology::build(const std::string& group, std::vecto
     seat->id = c.id;
     seat->name = c.name;
     seat->home = c.home;
+    seat->incarnation = c.incarnation;
     Seat* raw = seat.get();
     g->seats.emplace(c.id, std::move(seat));
     // Slots are bounded by the claims (holes included, a lost relay may
@@ -116,7 +117,7 @@ void Topology::drop(std::string_view group) {
 }
 
 std::vector<cluster::Place> Topology::join(const std::string& group, const std::string& id, const std::string& name,
-                                           const std::string& home, cluster::Place& joiner) {
+                                           const std::string& home, cluster::Place& joiner, uint64_t incarnation) {
   auto it = groups_.find(group);
   if (it == groups_.end()) it = groups_.emplace(group, std::make_unique<Group>(width_)).first;
   Group& g = *it->second;
@@ -128,6 +129,7 @@ std::vector<cluster::Place> Topology::join(const std::string& group, const std::
   seat->id = id;
   seat->name = name;
   seat->home = home;
+  seat->incarnation = incarnation;
   Seat* raw = seat.get();
   g.seats.emplace(id, std::move(seat));
   g.version = ++clock_;
@@ -153,14 +155,15 @@ std::vector<cluster::Place> Topology::leave(const std::string& group, const std:
   return places;
 }
 
-std::vector<std::pair<std::string, cluster::Place>> Topology::remove_home(const std::string& home) {
+std::vector<std::pair<std::string, cluster::Place>> Topology::remove_home(const std::string& home,
+                                                                            uint64_t incarnation) {
   std::vector<std::pair<std::string, cluster::Place>> out;
   for (auto it = groups_.begin(); it != groups_.end();) {
     Group& g = *it->second;
     std::vector<GridMember*> changed;
     std::vector<std::string> gone;
     for (auto& [id, seat] : g.seats) {
-      if (seat->home == home) gone.push_back(id);
+      if (seat->home == home && seat->incarnation <= incarnation) gone.push_back(id);
     }
     if (!gone.empty()) {
       g.version = ++clock_;

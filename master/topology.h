@@ -31,7 +31,8 @@ namespace sprites::master {
 struct Seat : GridMember {
   std::string id;
   std::string name;
-  std::string home;  // relay id
+  std::string home;          // relay id
+  uint64_t incarnation = 0;  // of the home when it seated the node
 };
 
 // A seat as its home claims it after an owner change.
@@ -40,6 +41,7 @@ struct ClaimedSeat {
   uint32_t slot = 0;
   uint64_t version = 0;
   bool placed = false;
+  uint64_t incarnation = 0;  // the home's
 };
 
 class Topology {
@@ -63,11 +65,14 @@ class Topology {
   // changed are returned. An id already seated keeps its seat (a retried
   // join): its place, nothing changed.
   std::vector<cluster::Place> join(const std::string& group, const std::string& id, const std::string& name,
-                                   const std::string& home, cluster::Place& joiner);
+                                   const std::string& home, cluster::Place& joiner, uint64_t incarnation = 0);
   // A node leaves; unknown ids change nothing.
   std::vector<cluster::Place> leave(const std::string& group, const std::string& id);
-  // Every seat of a lost relay leaves, in every group.
-  std::vector<std::pair<std::string, cluster::Place>> remove_home(const std::string& home);
+  // Every seat of a lost relay leaves, in every group: those its
+  // incarnations up to `incarnation` seated (a newer incarnation of the same
+  // id, restarted meanwhile, keeps its own).
+  std::vector<std::pair<std::string, cluster::Place>> remove_home(const std::string& home,
+                                                                  uint64_t incarnation = UINT64_MAX);
 
   // The seat's home, for a place to be sent.
   const std::string* home_of(const std::string& group, const std::string& id) const;

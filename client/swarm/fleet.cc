@@ -173,6 +173,7 @@ void Fleet::on_poll_stopped(client::NodeSession& session, client::PollStop why, 
       return;
     case client::PollStop::Refused:
     case client::PollStop::Superseded:
+    case client::PollStop::Moved:  // a node polls the relay it joined at, its home: never expected
       ++poll_failures_[std::string(client::poll_stop_name(why)) + " " + client::outcome(response)];
       return;
   }

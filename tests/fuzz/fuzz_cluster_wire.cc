@@ -74,7 +74,7 @@ void write_seeds(const std::string& dir) {
   p.col = 2;
   for (size_t i = 0; i < 4; ++i) p.neighbours[i] = Ref{"rb-x" + std::to_string(i), "n\xc3\xa9"};
   std::string s;
-  append_wire_frame(s, WireType::Join, 1, encode(JoinMessage{"office-7", "ra-AbCd1234", "laptop"}));
+  append_wire_frame(s, WireType::Join, 1, encode(JoinMessage{"office-7", "ra-AbCd1234", "laptop", 1733350000123456}));
   append_wire_frame(s, WireType::JoinResult, 1, encode(JoinResultMessage{JoinStatus::Placed, p}));
   write_seed(dir, "join", s);
   s.clear();
@@ -86,7 +86,7 @@ void write_seeds(const std::string& dir) {
   s.clear();
   append_wire_frame(s, WireType::Census, 0, encode(CensusMessage{"g"}));
   append_wire_frame(s, WireType::Claim, 0,
-                    encode(ClaimMessage{"g", {{"ra-a", "a", 3, 7, true}, {"ra-b", "", 0, 0, false}}, true}));
+                    encode(ClaimMessage{"g", {{"ra-a", "a", 3, 7, true}, {"ra-b", "", 0, 0, false}}, true, 42}));
   write_seed(dir, "census-claim", s);
   s.clear();
   append_wire_frame(s, WireType::Deliver, 4,

@@ -32,8 +32,12 @@ TEST_CASE("every relay message survives its encoding", "[cluster]") {
   REQUIRE(decode(encode(jr), jr2));
   CHECK(jr2.place.node == "ra-AbCdEfGh");
 
-  ClaimMessage cm{"", {{"ra-x", "", 4, 9, true}, {"ra-y", "y", 0, 0, false}}, false}, cm2;
+  ClaimMessage cm{"", {{"ra-x", "", 4, 9, true}, {"ra-y", "y", 0, 0, false}}, false, 1733350000123456}, cm2;
   REQUIRE(decode(encode(cm), cm2));
+  CHECK(cm2.incarnation == cm.incarnation);
+  JoinMessage jm{"g", "ra-x", "x", 77}, jm2;
+  REQUIRE(decode(encode(jm), jm2));
+  CHECK(jm2.incarnation == 77);
   CHECK(cm2.seats.size() == 2);
   CHECK_FALSE(cm2.last);
   CHECK(cm2.seats[0].slot == 4);

@@ -174,3 +174,19 @@ TEST_CASE("a rebuild from conflicting or hostile claims still gives one valid gr
   const auto views = model(slots);
   for (const Place& p : places) CHECK(seen(p) == views.at(p.node));
 }
+
+TEST_CASE("a lost incarnation takes only its own seats: a relay restarted with the same id keeps its new ones",
+          "[cluster]") {
+  Topology t(kWidth);
+  Place p;
+  t.join("g", "ra-old1", "o", "ra", p, /*incarnation=*/5);
+  t.join("g", "rb-x", "x", "rb", p, 9);
+  t.join("g", "ra-old2", "o", "ra", p, 5);
+  t.join("g", "ra-new", "n", "ra", p, 7);  // ra restarted as incarnation 7 and seated a node at once
+  auto changed = t.remove_home("ra", 5);   // then the cluster declares incarnation 5 gone
+  CHECK(t.seat_count("g") == 2);
+  CHECK(t.home_of("g", "ra-new") != nullptr);
+  CHECK(t.home_of("g", "rb-x") != nullptr);
+  CHECK(t.home_of("g", "ra-old1") == nullptr);
+  for (const auto& [group, place] : changed) CHECK(place.node.rfind("ra-old", 0) != 0);
+}
