@@ -330,7 +330,18 @@ TEST_CASE("the relay that keeps a group dies: another rebuilds the grid, holes f
   }
   const size_t n = c.members.size();
 
-  // Until every live node's home reports a place of one valid grid of n.
+  // Every live relay has declared the owner gone (each on its own clock;
+  // until then a relay may still send a join to the dead owner, which would
+  // be answered 503 after its timeout), and every live node's home reports a
+  // place of one valid grid of n.
+  std::vector<RelayProcess*> live;
+  std::set<std::string> live_ids;
+  for (const auto& relay : c.relays) {
+    if (relay.get() == owner) continue;
+    live.push_back(relay.get());
+    live_ids.insert(relay->relay_id());
+  }
+  wait_for_cluster(live, live_ids);
   std::vector<std::string> by_slot;
   REQUIRE(retry_until([&] { return c.one_grid(by_slot); }, std::chrono::milliseconds(kRelayTimeoutMs + 1000 + 5000)));
   // A node kept its slot, or it came from past the end into a hole.
@@ -342,10 +353,6 @@ TEST_CASE("the relay that keeps a group dies: another rebuilds the grid, holes f
   // From here the rebuilt grid is the model: joins and leaves follow it.
   c.slots = by_slot;
   for (auto& [id, m] : c.members) m.inbox->drain();
-  std::vector<RelayProcess*> live;
-  for (const auto& relay : c.relays) {
-    if (relay.get() != owner) live.push_back(relay.get());
-  }
   c.join_at(live[0], "after-0");
   c.join_at(live[1], "after-1");
   c.leave_of(c.slots[1]);
