@@ -36,7 +36,7 @@
 namespace sprites::http {
 namespace {
 
-enum HeaderKind : uint8_t { kOther = 0, kAuthorization = 1, kExpect = 2 };
+enum HeaderKind : uint8_t { kOther = 0, kAuthorization = 1, kExpect = 2, kIfNoneMatch = 3 };
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -283,6 +283,9 @@ int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
       r.authorization.clear();
     } else if (iequals(r.header_name, "expect")) {
       r.header_state = kExpect;
+    } else if (iequals(r.header_name, "if-none-match")) {
+      r.header_state = kIfNoneMatch;
+      r.if_none_match.clear();
     } else {
       r.header_state = kOther;
     }
@@ -290,6 +293,7 @@ int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
   }
   if (r.header_state == kAuthorization) r.authorization.append(at, len);
   if (r.header_state == kExpect) r.expect.append(at, len);
+  if (r.header_state == kIfNoneMatch) r.if_none_match.append(at, len);
   return 0;
 }
 

@@ -22,6 +22,7 @@ struct HttpRequest {
   bool has_authorization = false;
   std::string authorization;  // the header value as sent
   bool expect_continue = false;
+  std::string if_none_match;  // the header value as sent (pages: master/web_pages.h)
   bool has_body = false;   // Content-Length > 0 or chunked
   bool has_content_length = false;
   uint64_t content_length = 0;
@@ -35,6 +36,7 @@ struct HttpRequest {
     has_authorization = false;
     authorization.clear();
     expect_continue = false;
+    if_none_match.clear();
     has_body = false;
     has_content_length = false;
     content_length = 0;

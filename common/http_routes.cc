@@ -12,6 +12,7 @@ RouteMatch match_route(std::string_view path) {
   std::string_view seg[5];
   size_t n = split_path(path, seg, 4);
   RouteMatch m;
+  if (path == "/") m.route = Route::StatusPage;
   if (n == 1 && seg[0] == "metrics") m.route = Route::Metrics;
   if (n == 1 && seg[0] == "healthz") m.route = Route::Healthz;
   if (n < 2 || n > 4 || seg[0] != "v1") return m;

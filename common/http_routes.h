@@ -32,6 +32,7 @@ enum class Route : uint8_t {
   NodeSprites,  // /v1/nodes/{id}/sprites
   Stats,        // /v1/stats
   Cluster,      // /v1/cluster
+  StatusPage,   // /
   Metrics,      // /metrics
   Healthz,      // /healthz
 };

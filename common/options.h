@@ -53,6 +53,7 @@ struct Options {
   std::string public_master;   // empty: from --host and the bound master port
   std::string public_worker;   // empty: from --host and --worker-port
   uint32_t relay_timeout_ms = 3000;
+  std::string web_dir;  // master: the pages' folder; empty: beside the build, else /usr/share/sprites/web
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port
   int ipc_fd = -1;     // inherited IPC listening socket (master)

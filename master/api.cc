@@ -36,6 +36,7 @@ std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest&
                        {Route::NodeEvents, kGet, true},
                        {Route::Stats, kGet, false},
                        {Route::Cluster, kGet, false},
+                       {Route::StatusPage, kGet, false},
                        {Route::Metrics, kGet, false},
                        {Route::Healthz, kGet, false}},
                       req, max_body_bytes_, match);
@@ -56,6 +57,9 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
       return;
     case Route::Cluster:
       conn.respond_json(slot, 200, cluster_.render_cluster());
+      return;
+    case Route::StatusPage:
+      page(conn, req, "status.html", slot);
       return;
     case Route::Metrics:
       conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -119,6 +123,20 @@ void Api::redirect(HttpConnection& conn, const HttpRequest& req, std::string_vie
   http::append_json_string(body, std::string(master_url) + req.target);
   body.push_back('}');
   conn.respond(slot, 307, http::kJson, body, location);
+}
+
+void Api::page(HttpConnection& conn, const HttpRequest& req, std::string_view name, uint32_t slot) {
+  const WebPage* p = pages_ ? pages_->find(name) : nullptr;
+  if (!p) {
+    conn.respond_error(slot, 404, "not_found", "this relay serves no pages (see --web-dir)");
+    return;
+  }
+  const std::string headers = "ETag: " + p->etag + "\r\nCache-Control: no-cache\r\n";
+  if (req.if_none_match == p->etag) {
+    conn.respond(slot, 304, {}, {}, headers);
+    return;
+  }
+  conn.respond(slot, 200, p->content_type, p->body, headers);
 }
 
 void Api::on_close(HttpConnection& conn) {

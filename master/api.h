@@ -27,6 +27,7 @@
 #include "master/relay.h"
 #include "master/relay_identity.h"
 #include "master/stats.h"
+#include "master/web_pages.h"
 
 namespace sprites::master {
 
@@ -52,6 +53,8 @@ class Api : public http::HttpService {
   void on_request(http::HttpConnection& conn, http::HttpRequest& req, uint32_t slot) override;
   void on_close(http::HttpConnection& conn) override;
 
+  // The pages served to people (`/`); none by default.
+  void set_pages(const WebPages* pages) { pages_ = pages; }
   // Where a join answered later (in a cluster) finds its connection.
   void attach(http::HttpListener& listener) { listener_ = &listener; }
   // While stopping, new polls are answered at once instead of parked.
@@ -62,6 +65,7 @@ class Api : public http::HttpService {
   void answer_join(http::HttpConnection& conn, uint32_t slot, const Node* node, uint16_t status, std::string_view code);
   void poll(http::HttpConnection& conn, Node* node, const http::HttpRequest& req, uint32_t slot);
   void info(http::HttpConnection& conn, Node* node, uint32_t slot);
+  void page(http::HttpConnection& conn, const http::HttpRequest& req, std::string_view name, uint32_t slot);
   void redirect(http::HttpConnection& conn, const http::HttpRequest& req, std::string_view master_url, uint32_t slot);
   Gauges gauges() const;
 
@@ -70,6 +74,7 @@ class Api : public http::HttpService {
   const RelayIdentity& identity_;
   ClusterLink& cluster_;
   http::HttpListener* listener_ = nullptr;
+  const WebPages* pages_ = nullptr;
   std::function<void(Gauges&)> fill_gauges_;
   uint32_t max_body_bytes_;
   std::chrono::steady_clock::time_point started_;

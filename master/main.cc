@@ -33,6 +33,7 @@
 #include "master/ready_report.h"
 #include "master/relay.h"
 #include "master/snapshot.h"
+#include "master/web_pages.h"
 #include "master/uv_relay_clock.h"
 #include "master/worker_link.h"
 
@@ -93,6 +94,12 @@ struct Master {
         ready(options.ready_fd) {
     answerer.attach(listener);
     api.attach(listener);
+    const std::string web = master::WebPages::folder(options.web_dir);
+    if (std::string why; pages.load(web, why)) {
+      api.set_pages(&pages);
+    } else {
+      LOG_WARN("no pages to serve at / (%s): set --web-dir to the repository's web/ folder", why.c_str());
+    }
     link.on_workers_changed([this](size_t n) { ready.workers(n); });
     if (identity.clustered()) {
       link.set_throw_forwarder([this](const ipc::ThrowMessage& t, master::WorkerLink::ThrowAnswerSink answer) {
@@ -138,6 +145,7 @@ struct Master {
   master::ClusterLink cluster;
   master::Api api;
   http::HttpListener listener;
+  master::WebPages pages;
   std::string snapshot_path;
   master::ReadyReport ready;
 };

@@ -198,7 +198,8 @@ TEST_CASE("match_route recognises every route") {
 }
 
 TEST_CASE("match_route rejects unknown paths") {
-  for (std::string_view bad : {"/", "", "/v1", "/v2/nodes", "/v1/node", "/V1/nodes", "/v1/nodes/x/event",
+  CHECK(match_route("/").route == Route::StatusPage);
+  for (std::string_view bad : {"//", "", "/v1", "/v2/nodes", "/v1/node", "/V1/nodes", "/v1/nodes/x/event",
                                "/v1/nodes/x/events/y", "/v1/nodes/x/sprites/", "/metrics/x", "/healthz/x",
                                "/v1/stats/x", "/v1/healthz", "/nodes", "/v1/nodes/x/y/z/w"}) {
     CAPTURE(bad);

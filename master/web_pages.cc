@@ -1,0 +1,101 @@
+// See web_pages.h.
+#include "master/web_pages.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+
+#include "common/fnv1a.h"
+
+namespace sprites::master {
+namespace {
+
+std::string content_type_of(std::string_view name) {
+  auto ends = [&](std::string_view ext) {
+    return name.size() >= ext.size() && name.substr(name.size() - ext.size()) == ext;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".png")) return "image/png";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".json")) return "application/json";
+  return "application/octet-stream";
+}
+
+bool read_file(int dir_fd, const char* name, std::string& out) {
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            static_cast<uint64_t>(st.st_size) <= WebPages::kMaxFileBytes;
+  if (ok) {
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < out.size()) {
+      const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    ok = got == out.size();
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+std::string WebPages::folder(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  char exe[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    std::string path(exe, static_cast<size_t>(n));
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos) {
+      const std::string beside = path.substr(0, slash) + "/../web";
+      struct stat st {};
+      if (::stat(beside.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return beside;
+    }
+  }
+  return "/usr/share/sprites/web";
+}
+
+bool WebPages::load(const std::string& dir, std::string& why) {
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) {
+    why = "no folder " + dir;
+    return false;
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> listing(::fdopendir(::dup(dir_fd)), ::closedir);
+  if (!listing) {
+    ::close(dir_fd);
+    why = "cannot list " + dir;
+    return false;
+  }
+  while (dirent* e = ::readdir(listing.get())) {
+    const std::string name = e->d_name;
+    if (name.empty() || name[0] == '.') continue;
+    WebPage page;
+    if (!read_file(dir_fd, name.c_str(), page.body)) continue;  // not a small regular file
+    page.content_type = content_type_of(name);
+    char tag[24];
+    std::snprintf(tag, sizeof tag, "\"%016" PRIx64 "\"", Fnv1a().add(page.body).value());
+    page.etag = tag;
+    pages_[name] = std::move(page);
+  }
+  ::close(dir_fd);
+  return true;
+}
+
+const WebPage* WebPages::find(std::string_view name) const {
+  auto it = pages_.find(name);
+  return it == pages_.end() ? nullptr : &it->second;
+}
+
+}  // namespace sprites::master
