@@ -251,7 +251,7 @@ TEST_CASE("sprites cross relays along the one grid, each 202 delivered once", "[
   }
 }
 
-TEST_CASE("a relay killed with SIGKILL leaves the grid; its unread sprites come back to their throwers",
+TEST_CASE("a relay killed with SIGKILL leaves the grid, its unread sprites come back to their throwers",
           "[cluster]") {
   Cluster c;
   for (int i = 0; i < 9; ++i) c.join_at(c.relays[i % 3].get(), "n" + std::to_string(i));

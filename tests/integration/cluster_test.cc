@@ -154,7 +154,7 @@ TEST_CASE("a relay without a cluster names itself in the join answer and alone i
   CHECK_FALSE(stats(relay.master_port()).contains("cluster"));
 }
 
-TEST_CASE("polls, node info and leave at another relay are 307 to the home; 401 first; dead homes 404",
+TEST_CASE("polls, node info and leave at another relay are 307 to the home, 401 first, dead homes 404",
           "[cluster]") {
   NatsServer nats;
   auto a = clustered_relay(nats, "ra");
@@ -222,7 +222,7 @@ TEST_CASE("a throw is accepted at any relay's worker port and decided by the thr
   CHECK(stats(c->master_port())["sprites"]["accepted"] == 0);
 }
 
-TEST_CASE("a relay killed with SIGKILL is gone within the relay timeout plus a second; its ids then 404",
+TEST_CASE("a relay killed with SIGKILL is gone within the relay timeout plus a second, its ids then 404",
           "[cluster]") {
   NatsServer nats;
   auto a = clustered_relay(nats, "ra");
@@ -278,7 +278,7 @@ TEST_CASE("with NATS away, cross-relay work is 503 cluster_unavailable, local wo
   REQUIRE_STATUS(throw_sprite(a->worker_port(), fresh, "left", "{}"), 202);
 }
 
-TEST_CASE("sprites-swarm spreads its nodes over a cluster's relays; every accepted throw delivered once",
+TEST_CASE("sprites-swarm spreads its nodes over a cluster's relays, every accepted throw delivered once",
           "[cluster]") {
   NatsServer nats;
   auto a = clustered_relay(nats, "ra");

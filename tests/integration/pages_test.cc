@@ -47,7 +47,7 @@ TEST_CASE("the status page is served at / from the repository's web folder, reva
   check_error(c.request("POST", "/"), 405, "method_not_allowed");
 }
 
-TEST_CASE("a relay serves the folder its web-dir option names; without pages / is 404") {
+TEST_CASE("a relay serves the folder its web-dir option names, without pages / is 404") {
   char dir[] = "/tmp/sprites-web-XXXXXX";
   REQUIRE(::mkdtemp(dir));
   const std::string folder = dir;

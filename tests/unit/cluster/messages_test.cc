@@ -44,7 +44,7 @@ TEST_CASE("a heartbeat that is not exactly one of ours is refused", "[cluster]")
   CHECK_FALSE(decode_heartbeat(std::string(kMaxHeartbeatBytes + 1, ' ') + good));
 }
 
-TEST_CASE("a node id names its home relay; a plain id names none", "[cluster]") {
+TEST_CASE("a node id names its home relay, a plain id names none", "[cluster]") {
   CHECK(home_of("r1-AbC123xyz") == "r1");
   CHECK(home_of("abcdef-12345678") == "abcdef");
   CHECK(home_of("AbC123xyz0").empty());  // a relay without a cluster

@@ -314,7 +314,7 @@ TEST_CASE("a newer neighbors event replaces one not yet sent, and the seqs stay 
   CHECK(rendered_events(render(box, 0)) == std::vector<std::string>{"1:sprite", "2:sprite", "3:neighbors/1002"});
 }
 
-TEST_CASE("a neighbors event already sent stays until acknowledged; the newer one follows it") {
+TEST_CASE("a neighbors event already sent stays until acknowledged, the newer one follows it") {
   Mailbox box;
   append_sprite(box);         // 1
   replace_neighbors(box, 1);  // 2

@@ -174,7 +174,7 @@ TEST_CASE("a dropped poll ends only if it is the one parked, and the node's TTL 
   CHECK_FALSE(f.relay->find(id));
 }
 
-TEST_CASE("acknowledging delivers sprites once and counts them; other events are not counted") {
+TEST_CASE("acknowledging delivers sprites once and counts them, other events are not counted") {
   test::RelayFixture f(3);
   Node* a = f.relay->join("g", "a");
   Node* b = f.relay->join("g", "b");
@@ -299,7 +299,7 @@ TEST_CASE("an accepted throw names its receiver, the neighbour in its direction"
 
 // ---- returned -----------------------------------------------------------------------
 
-TEST_CASE("a receiver that leaves sends its unread sprites back; acknowledged ones stay delivered") {
+TEST_CASE("a receiver that leaves sends its unread sprites back, acknowledged ones stay delivered") {
   test::RelayFixture f(3);
   Node* a = f.relay->join("g", "a");
   Node* b = f.relay->join("g", "b");

@@ -93,7 +93,7 @@ TEST_CASE("an owner's grid follows the model through random joins and leaves", "
   }
 }
 
-TEST_CASE("a retried join keeps its seat; an unknown leave changes nothing; an empty group is forgotten",
+TEST_CASE("a retried join keeps its seat, an unknown leave changes nothing, an empty group is forgotten",
           "[cluster]") {
   Topology t(kWidth);
   Place a, again;
