@@ -203,12 +203,8 @@ void Api::answer_join(HttpConnection& conn, uint32_t slot, const Node* node, uin
   http::append_json_string(out, node->name);
   out.push_back(',');
   relay_.append_place(*node, out);
-  out.append(",\"relay\":{\"id\":");
-  http::append_json_string(out, identity_.id);
-  out.append(",\"master\":");
-  http::append_json_string(out, identity_.master_url);
-  out.append(",\"worker\":");
-  http::append_json_string(out, identity_.worker_url);
+  out.append(",\"relay\":");
+  append_relay_object(out, identity_.id, identity_.master_url, identity_.worker_url);
   out.append("},\"cursor\":0,\"poll_timeout_ms\":");
   http::append_uint(out, config.poll_timeout_ms);
   out.append(",\"node_ttl_ms\":");

@@ -14,9 +14,6 @@
 namespace sprites::master {
 namespace {
 
-// A forwarded or local throw is answered this long before its worker gives up.
-constexpr uint64_t kAnswerMarginMs = 300;
-
 NodeView view_of(const cluster::Place& p) {
   NodeView v;
   v.version = p.version;
@@ -391,7 +388,7 @@ void ClusterHome::tick() {
   for (const std::string& node : waited) leave_waiters_.extract(node).mapped().done();
   // Leaves no owner has taken yet are asked again.
   if (leave_ids_.size() > 4 * leaves_.size() + 1024) leave_ids_.clear();
-  for (const auto& [node, group] : std::map<std::string, std::string>(leaves_)) {
+  for (const auto& [node, group] : leaves_) {
     const uint32_t id = next_id_++;
     leave_ids_[id] = node;
     post_.post(post_.owner_of(group), cluster::WireType::Leave, id, cluster::encode(cluster::LeaveMessage{group, node}));

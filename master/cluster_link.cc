@@ -24,9 +24,6 @@ uint64_t new_incarnation() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
 }
 
-// How long before the worker gives up on a forwarded throw this relay answers
-// it 503 relay_unavailable itself (the tick that notices runs every 250 ms).
-constexpr uint64_t kAnswerMarginMs = 300;
 // A NATS message stays well under the server's default 1 MB limit: frames
 // of one turn to one relay leave in pieces of about this size.
 constexpr size_t kMaxMessageBytes = 512 * 1024;
@@ -412,23 +409,15 @@ std::string ClusterLink::render_cluster() const {
   http::append_json_string(out, identity_.clustered() ? identity_.cluster : std::string_view());
   out.append(",\"relay\":");
   http::append_json_string(out, identity_.id);
-  out.append(",\"relays\":[{\"id\":");
-  http::append_json_string(out, identity_.id);
-  out.append(",\"master\":");
-  http::append_json_string(out, identity_.master_url);
-  out.append(",\"worker\":");
-  http::append_json_string(out, identity_.worker_url);
+  out.append(",\"relays\":[");
+  append_relay_object(out, identity_.id, identity_.master_url, identity_.worker_url);
   out.append(",\"nodes\":");
   http::append_uint(out, relay_.node_count());
   out.append(",\"last_seen_ms\":0}");
   if (identity_.clustered()) {
     for (const auto& [id, r] : membership_->others()) {
-      out.append(",{\"id\":");
-      http::append_json_string(out, id);
-      out.append(",\"master\":");
-      http::append_json_string(out, r.last.master);
-      out.append(",\"worker\":");
-      http::append_json_string(out, r.last.worker);
+      out.push_back(',');
+      append_relay_object(out, id, r.last.master, r.last.worker);
       out.append(",\"nodes\":");
       http::append_uint(out, r.last.nodes);
       out.append(",\"last_seen_ms\":");

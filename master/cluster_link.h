@@ -95,7 +95,6 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   const std::string& self() const override { return identity_.id; }
   uint64_t incarnation() const override { return membership_->incarnation(); }
   bool post(const std::string& relay, cluster::WireType type, uint32_t id, std::string_view body) override;
-  void soon() override;
   std::string owner_of(std::string_view group) const override;
   std::vector<std::string> live_relays() const override;
   bool reachable() const override;
@@ -125,6 +124,8 @@ class ClusterLink final : public cluster::NatsBus::Listener, public ClusterPost 
   void serve_throw(const std::string& from, uint32_t id, std::string_view body);
   void on_throw_result(const std::string& from, uint32_t id, std::string_view body);
   void flush();
+  // Sends what is queued at the end of this loop turn.
+  void soon();
 
   uv_loop_t* loop_;
   Relay& relay_;

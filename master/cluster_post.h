@@ -16,6 +16,11 @@
 
 namespace sprites::master {
 
+// A throw waiting on another relay is answered 503 relay_unavailable this
+// long before its worker would give up on it (--master-timeout-ms), so the
+// client hears the cluster's code, not the worker's master_unavailable.
+inline constexpr uint64_t kAnswerMarginMs = 300;
+
 class ClusterPost {
  public:
   virtual ~ClusterPost() = default;
@@ -25,8 +30,6 @@ class ClusterPost {
   virtual uint64_t incarnation() const = 0;
   // False when the frame cannot leave (NATS is away): the caller answers 503.
   virtual bool post(const std::string& relay, cluster::WireType type, uint32_t id, std::string_view body) = 0;
-  // Asks for ClusterHome::flush() at the end of this loop turn.
-  virtual void soon() = 0;
   // The live relay whose rendezvous weight for the group is highest.
   virtual std::string owner_of(std::string_view group) const = 0;
   // The live relays, this one included.

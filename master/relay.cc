@@ -37,7 +37,7 @@ Group& Relay::group_named(std::string_view name) {
 
 // ---- membership ----------------------------------------------------------
 
-Node* Relay::join(std::string_view group_name, std::string_view name) {
+Node* Relay::add_node(std::string_view group_name, std::string_view name) {
   if (nodes_.size() >= config_.max_nodes) return nullptr;
   auto node = std::make_unique<Node>();
   do {
@@ -48,15 +48,21 @@ Node* Relay::join(std::string_view group_name, std::string_view name) {
   node->group = &group_named(group_name);
   node->rate_tokens = 2 * config_.rate_limit;
   node->rate_refill_ms = now();
-
   Node* raw = node.get();
   nodes_.emplace(std::string_view(raw->id), std::move(node));
   changed_.clear();
   raw->group->grid.join(raw, changed_);
-  for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
   deadlines_.schedule(raw, now() + config_.node_ttl_ms);
   arm_clock();
   return raw;
+}
+
+Node* Relay::join(std::string_view group_name, std::string_view name) {
+  Node* node = add_node(group_name, name);
+  if (node) {
+    for (GridMember* m : changed_) push_neighbors_event(*as_node(m));
+  }
+  return node;
 }
 
 Node* Relay::restore_node(std::string_view group_name, std::string id, const Token& token, std::string name,
@@ -192,24 +198,10 @@ bool Relay::give_back(std::string_view thrower_id, EventRef receiver, std::strin
 // ---- in a cluster ----------------------------------------------------------
 
 Node* Relay::admit(std::string_view group_name, std::string_view name) {
-  if (nodes_.size() >= config_.max_nodes) return nullptr;
-  auto node = std::make_unique<Node>();
-  do {
-    node->id = new_node_id(config_.node_id_prefix);
-  } while (nodes_.count(node->id) != 0);
-  node->token = new_token();
-  node->name.assign(name);
-  node->group = &group_named(group_name);
-  node->rate_tokens = 2 * config_.rate_limit;
-  node->rate_refill_ms = now();
-  node->view = std::make_unique<NodeView>();
-  Node* raw = node.get();
-  nodes_.emplace(std::string_view(raw->id), std::move(node));
-  changed_.clear();
-  raw->group->grid.join(raw, changed_);  // this relay's list of the group's nodes
-  deadlines_.schedule(raw, now() + config_.node_ttl_ms);
-  arm_clock();
-  return raw;
+  // The group's grid here is this relay's list of its nodes (node.h).
+  Node* node = add_node(group_name, name);
+  if (node) node->view = std::make_unique<NodeView>();
+  return node;
 }
 
 void Relay::discard(Node* node) {

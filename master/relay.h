@@ -186,6 +186,9 @@ class Relay final : private RelayClock::Sleeper {
   void end_poll(Node& node);
   void acknowledge(Node& node, uint64_t after);
   Group& group_named(std::string_view name);
+  // A new node in its group's grid (changed_: whose view changed), with its
+  // TTL; nullptr at max_nodes.
+  Node* add_node(std::string_view group, std::string_view name);
   void forget_member(Group* group);
 
   RelayClock& clock_;

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+
+#include "common/http_response.h"
 
 namespace sprites::master {
 
@@ -16,5 +19,17 @@ struct RelayIdentity {
   std::string cluster;     // empty: not clustered
   bool clustered() const { return !cluster.empty(); }
 };
+
+// `{"id":..,"master":..,"worker":..` of a relay (the caller closes the
+// object): the join answer's `relay` and each entry of /v1/cluster.
+inline void append_relay_object(std::string& out, std::string_view id, std::string_view master,
+                                std::string_view worker) {
+  out.append("{\"id\":");
+  http::append_json_string(out, id);
+  out.append(",\"master\":");
+  http::append_json_string(out, master);
+  out.append(",\"worker\":");
+  http::append_json_string(out, worker);
+}
 
 }  // namespace sprites::master

@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 
+#include "support/cluster_tools.h"
 #include "support/http_client.h"
 #include "support/nats_server.h"
 #include "support/relay_process.h"
@@ -76,21 +77,6 @@ std::unique_ptr<RelayProcess> relay_on(const NatsServer& nats, const std::string
   options.args = {"--nats", nats.url(), "--relay-id", id, "--relay-timeout-ms", std::to_string(kRelayTimeoutMs),
                   "--grid-width", std::to_string(kWidth), "--node-ttl-ms", "600000"};
   return std::make_unique<RelayProcess>(options);
-}
-
-std::set<std::string> relay_ids(std::uint16_t master_port) {
-  Connection c(master_port);
-  Response r = c.request("GET", "/v1/cluster");
-  const Json cluster = r.json();
-  std::set<std::string> ids;
-  for (const auto& relay : cluster["relays"]) ids.insert(relay["id"].get<std::string>());
-  return ids;
-}
-
-void wait_for_cluster(const std::vector<RelayProcess*>& relays, const std::set<std::string>& ids) {
-  for (RelayProcess* relay : relays) {
-    REQUIRE(retry_until([&] { return relay_ids(relay->master_port()) == ids; }, std::chrono::seconds(20)));
-  }
 }
 
 struct Member {
@@ -272,11 +258,7 @@ TEST_CASE("a relay killed with SIGKILL leaves the grid, its unread sprites come 
   }
   REQUIRE(n > 0);
 
-  std::vector<pid_t> pids = doomed->processes_named("sprites-master");
-  for (pid_t p : doomed->processes_named("sprites-worker")) pids.push_back(p);
-  pids.push_back(doomed->pid());
-  for (pid_t p : pids) ::kill(p, SIGKILL);
-  doomed->stop();
+  kill_relay(*doomed);
   const auto killed_at = std::chrono::steady_clock::now();
 
   // The model: the doomed relay's nodes leave, in some order. Each live
@@ -320,11 +302,7 @@ TEST_CASE("the relay that keeps a group dies: another rebuilds the grid, holes f
   std::map<std::string, int> old_slot;
   for (int i = 0; i < static_cast<int>(c.slots.size()); ++i) old_slot[c.slots[i]] = i;
 
-  std::vector<pid_t> pids = owner->processes_named("sprites-master");
-  for (pid_t p : owner->processes_named("sprites-worker")) pids.push_back(p);
-  pids.push_back(owner->pid());
-  for (pid_t p : pids) ::kill(p, SIGKILL);
-  owner->stop();
+  kill_relay(*owner);
   for (auto it = c.members.begin(); it != c.members.end();) {
     it = it->second.home == owner ? c.members.erase(it) : std::next(it);
   }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 
+#include "support/cluster_tools.h"
 #include "support/http_client.h"
 #include "support/nats_server.h"
 #include "support/program.h"
@@ -31,46 +32,7 @@ std::unique_ptr<RelayProcess> clustered_relay(const NatsServer& nats, const std:
   return std::make_unique<RelayProcess>(options);
 }
 
-Json cluster_of(std::uint16_t master_port) {
-  Connection c(master_port);
-  Response r = c.request("GET", "/v1/cluster");
-  REQUIRE_STATUS(r, 200);
-  return r.json();
-}
-
-std::set<std::string> relay_ids(const Json& cluster) {
-  std::set<std::string> ids;
-  for (const auto& r : cluster["relays"]) ids.insert(r["id"].get<std::string>());
-  return ids;
-}
-
-// Until every relay lists exactly `ids` (heartbeats travel every 250 ms).
-void wait_for_cluster(const std::vector<RelayProcess*>& relays, const std::set<std::string>& ids,
-                      std::chrono::milliseconds guard = std::chrono::seconds(20)) {
-  for (RelayProcess* relay : relays) {
-    Json last;
-    bool agreed = retry_until(
-        [&] {
-          last = cluster_of(relay->master_port());
-          return relay_ids(last) == ids;
-        },
-        guard);
-    INFO("relay " << relay->relay_id() << " sees " << last.dump());
-    REQUIRE(agreed);
-  }
-}
-
 std::string url_of(std::uint16_t port) { return "http://127.0.0.1:" + std::to_string(port); }
-
-// SIGKILL of the supervisor, its master and its workers at once: the relay
-// vanishes without a word, as with a host that dies.
-void kill_relay(RelayProcess& relay) {
-  std::vector<pid_t> pids = relay.processes_named("sprites-master");
-  for (pid_t p : relay.processes_named("sprites-worker")) pids.push_back(p);
-  pids.push_back(relay.pid());
-  for (pid_t p : pids) ::kill(p, SIGKILL);
-  relay.stop();  // reaps
-}
 
 }  // namespace
 
