@@ -13,6 +13,7 @@
 #include "support/cluster_tools.h"
 #include "support/http_client.h"
 #include "support/nats_server.h"
+#include "support/process_tools.h"
 #include "support/program.h"
 #include "support/relay_process.h"
 
@@ -305,4 +306,26 @@ TEST_CASE("sprites-cli follows a 307 to the node's home to listen and to leave",
   INFO("stderr: " << left.err);
   CHECK(left.code == 0);
   check_error(poll(b->master_port(), listener_node, 0, 0), 404, "unknown_node");
+}
+
+TEST_CASE("a throw whose thrower's home does not answer is 503 relay_unavailable, before the home is declared gone",
+          "[cluster]") {
+  NatsServer nats;
+  // The worker waits 3 s for its master, the home is declared gone after 5 s:
+  // the forwarding relay answers in between (300 ms before the worker would).
+  const std::vector<std::string> slow = {"--master-timeout-ms", "3000", "--relay-timeout-ms", "5000"};
+  auto a = clustered_relay(nats, "ra", slow);
+  auto b = clustered_relay(nats, "rb", slow);
+  wait_for_cluster({a.get(), b.get()}, {"ra", "rb"});
+  Node n = join(b->master_port(), "g", "n");
+  Response r;
+  {
+    Frozen home(b->master_pid());
+    r = throw_sprite(a->worker_port(), n, "left", "{}");
+  }
+  check_error(r, 503, "relay_unavailable");
+  CHECK(r.header("Retry-After") == "1");
+  // Thawed in time, the home answers again.
+  REQUIRE(retry_until([&] { return throw_sprite(a->worker_port(), n, "left", "{}").status == 202; },
+                      std::chrono::seconds(10)));
 }
