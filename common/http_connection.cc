@@ -36,7 +36,7 @@
 namespace sprites::http {
 namespace {
 
-enum HeaderKind : uint8_t { kOther = 0, kAuthorization = 1, kExpect = 2, kIfNoneMatch = 3 };
+enum HeaderKind : uint8_t { kOther = 0, kAuthorization = 1, kExpect = 2, kIfNoneMatch = 3, kAcceptEncoding = 4 };
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -286,6 +286,10 @@ int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
     } else if (iequals(r.header_name, "if-none-match")) {
       r.header_state = kIfNoneMatch;
       r.if_none_match.clear();
+    } else if (iequals(r.header_name, "accept-encoding")) {
+      // A list header: a second field adds to the first (RFC 9110 5.3).
+      r.header_state = kAcceptEncoding;
+      if (!r.accept_encoding.empty()) r.accept_encoding.append(", ");
     } else {
       r.header_state = kOther;
     }
@@ -294,6 +298,7 @@ int HttpConnection::on_header_value(llhttp_t* p, const char* at, size_t len) {
   if (r.header_state == kAuthorization) r.authorization.append(at, len);
   if (r.header_state == kExpect) r.expect.append(at, len);
   if (r.header_state == kIfNoneMatch) r.if_none_match.append(at, len);
+  if (r.header_state == kAcceptEncoding) r.accept_encoding.append(at, len);
   return 0;
 }
 

@@ -2,6 +2,8 @@
 // query value.
 #include "common/http_request.h"
 
+#include <algorithm>
+
 namespace sprites::http {
 namespace {
 
@@ -31,6 +33,56 @@ std::string percent_decode(std::string_view text) {
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// A qvalue ("0", "0.5", "1.000"; RFC 9110 12.4.2) in thousandths, or -1 when
+// it is malformed.
+int qvalue_thousandths(std::string_view text) {
+  if (text.empty() || (text[0] != '0' && text[0] != '1')) return -1;
+  int value = (text[0] - '0') * 1000;
+  if (text.size() == 1) return value;
+  if (text[1] != '.' || text.size() > 5) return -1;
+  int scale = 100;
+  for (char c : text.substr(2)) {
+    if (c < '0' || c > '9') return -1;
+    value += (c - '0') * scale;
+    scale /= 10;
+  }
+  return value > 1000 ? -1 : value;
+}
+
+// The weight of one Accept-Encoding entry's parameters (";q=0.5"), 1000 when
+// none is given, -1 when it is malformed.
+int entry_weight(std::string_view params) {
+  int q = 1000;
+  while (!params.empty()) {
+    params.remove_prefix(1);  // the ';'
+    const size_t semi = params.find(';');
+    const std::string_view param = trim_spaces(params.substr(0, semi));
+    params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi);
+    const size_t eq = param.find('=');
+    if (eq == std::string_view::npos || !iequals(trim_spaces(param.substr(0, eq)), "q")) continue;
+    q = qvalue_thousandths(trim_spaces(param.substr(eq + 1)));
+    if (q < 0) return -1;
+  }
+  return q;
+}
 
 }  // namespace
 
@@ -93,6 +145,42 @@ std::optional<std::string_view> bearer_token(std::string_view header) {
     if (is_space(c)) return std::nullopt;
   }
   return token;
+}
+
+bool accepts_gzip(std::string_view accept_encoding) {
+  int gzip_q = -1;  // -1: not named
+  int any_q = -1;
+  while (!accept_encoding.empty()) {
+    const size_t comma = accept_encoding.find(',');
+    const std::string_view entry = accept_encoding.substr(0, comma);
+    accept_encoding = comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
+    const size_t semi = entry.find(';');
+    const std::string_view coding = trim_spaces(entry.substr(0, semi));
+    const int q = entry_weight(semi == std::string_view::npos ? std::string_view{} : entry.substr(semi));
+    if (q < 0) continue;
+    if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) {
+      gzip_q = std::max(gzip_q, q);
+    } else if (coding == "*") {
+      any_q = std::max(any_q, q);
+    }
+  }
+  return gzip_q >= 0 ? gzip_q > 0 : any_q > 0;
+}
+
+bool etag_listed(std::string_view if_none_match, std::string_view etag) {
+  if (trim_spaces(if_none_match) == "*") return true;
+  std::string_view rest = if_none_match;
+  while (true) {
+    while (!rest.empty() && (is_space(rest.front()) || rest.front() == ',')) rest.remove_prefix(1);
+    if (rest.empty()) return false;
+    if (rest.starts_with("W/")) rest.remove_prefix(2);
+    if (rest.empty() || rest.front() != '"') return false;
+    const size_t close = rest.find('"', 1);
+    if (close == std::string_view::npos) return false;
+    if (rest.substr(0, close + 1) == etag) return true;
+    rest.remove_prefix(close + 1);
+    if (!rest.empty() && !is_space(rest.front()) && rest.front() != ',') return false;
+  }
 }
 
 size_t split_path(std::string_view path, std::string_view* segments, size_t max) {

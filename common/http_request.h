@@ -2,9 +2,10 @@
 // plus the small pure helpers every endpoint needs (path, query, bearer token,
 // unsigned integers).
 //
-// Only the headers the relay acts on are kept (Authorization, Expect; framing is
-// llhttp's business); the rest are counted against the header limit and dropped.
-// Keeping fewer headers keeps a request small and the parse cheap.
+// Only the headers the relay acts on are kept (Authorization, Expect, and for
+// the pages If-None-Match and Accept-Encoding; framing is llhttp's business);
+// the rest are counted against the header limit and dropped. Keeping fewer
+// headers keeps a request small and the parse cheap.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@ struct HttpRequest {
   std::string authorization;  // the header value as sent
   bool expect_continue = false;
   std::string if_none_match;  // the header value as sent (pages: master/web_pages.h)
+  std::string accept_encoding;  // the values as sent, several fields joined by ", "
   bool has_body = false;   // Content-Length > 0 or chunked
   bool has_content_length = false;
   uint64_t content_length = 0;
@@ -37,6 +39,7 @@ struct HttpRequest {
     authorization.clear();
     expect_continue = false;
     if_none_match.clear();
+    accept_encoding.clear();
     has_body = false;
     has_content_length = false;
     content_length = 0;
@@ -61,6 +64,18 @@ UintParse parse_uint(std::string_view text, uint64_t& out);
 // regard to case, exactly one space or more, token non-empty and free of
 // whitespace); nullopt when the header is malformed.
 std::optional<std::string_view> bearer_token(std::string_view header);
+
+// Whether an Accept-Encoding value takes a gzip body: a `gzip` (or `x-gzip`)
+// entry decides by its weight, else a `*` entry does; q absent or above 0
+// accepts, `q=0` refuses, an entry with a malformed weight counts for nothing.
+// Codings compare without regard to case. An empty value takes none.
+bool accepts_gzip(std::string_view accept_encoding);
+
+// Whether an If-None-Match value names `etag` (a quoted entity-tag as the
+// server sends it): `*`, or a comma-separated list of entity-tags compared
+// weakly (`W/"x"` names `"x"`, as RFC 9110 asks for this header). A list that
+// stops parsing names nothing after that point.
+bool etag_listed(std::string_view if_none_match, std::string_view etag);
 
 // Splits "/a/b/c" into at most `max` segments; returns the count, or max+1 when
 // there are more. An empty segment (as in "//") is kept as empty.

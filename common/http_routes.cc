@@ -15,6 +15,11 @@ RouteMatch match_route(std::string_view path) {
   if (path == "/") m.route = Route::StatusPage;
   if (n == 1 && seg[0] == "metrics") m.route = Route::Metrics;
   if (n == 1 && seg[0] == "healthz") m.route = Route::Healthz;
+  if (n == 1 && seg[0] == "play") m.route = Route::PlayPage;
+  if (n == 2 && seg[0] == "web" && !seg[1].empty()) {
+    m.route = Route::WebFile;
+    m.file = seg[1];
+  }
   if (n < 2 || n > 4 || seg[0] != "v1") return m;
   if (n == 2 && seg[1] == "stats") m.route = Route::Stats;
   if (n == 2 && seg[1] == "cluster") m.route = Route::Cluster;

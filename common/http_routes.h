@@ -12,7 +12,10 @@
 //
 // Paths are matched segment by segment without decoding or normalising: a
 // segment that is not a plausible node id simply names no node, and
-// "/v1/nodes/../stats" matches no route (it is not the stats path).
+// "/v1/nodes/../stats" matches no route (it is not the stats path). Likewise
+// "/web/{file}" takes exactly one non-empty segment, which the master looks
+// up among the names of its pages: "/web/../x" and "/web/a/b" match nothing,
+// and "/web/.x" names no page.
 #pragma once
 
 #include <initializer_list>
@@ -33,6 +36,8 @@ enum class Route : uint8_t {
   Stats,        // /v1/stats
   Cluster,      // /v1/cluster
   StatusPage,   // /
+  PlayPage,     // /play
+  WebFile,      // /web/{file}
   Metrics,      // /metrics
   Healthz,      // /healthz
 };
@@ -40,6 +45,7 @@ enum class Route : uint8_t {
 struct RouteMatch {
   Route route = Route::None;
   std::string_view node;  // the {id} segment, when the route has one
+  std::string_view file;  // the {file} segment of /web/{file}
 };
 
 RouteMatch match_route(std::string_view path);

@@ -37,6 +37,8 @@ std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest&
                        {Route::Stats, kGet, false},
                        {Route::Cluster, kGet, false},
                        {Route::StatusPage, kGet, false},
+                       {Route::PlayPage, kGet, false},
+                       {Route::WebFile, kGet, false},
                        {Route::Metrics, kGet, false},
                        {Route::Healthz, kGet, false}},
                       req, max_body_bytes_, match);
@@ -60,6 +62,12 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
       return;
     case Route::StatusPage:
       page(conn, req, "status.html", slot);
+      return;
+    case Route::PlayPage:
+      page(conn, req, "play.html", slot);
+      return;
+    case Route::WebFile:
+      page(conn, req, m.file, slot);
       return;
     case Route::Metrics:
       conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8",
@@ -126,17 +134,26 @@ void Api::redirect(HttpConnection& conn, const HttpRequest& req, std::string_vie
 }
 
 void Api::page(HttpConnection& conn, const HttpRequest& req, std::string_view name, uint32_t slot) {
-  const WebPage* p = pages_ ? pages_->find(name) : nullptr;
-  if (!p) {
+  if (!pages_ || pages_->size() == 0) {
     conn.respond_error(slot, 404, "not_found", "this relay serves no pages (see --web-dir)");
     return;
   }
-  const std::string headers = "ETag: " + p->etag + "\r\nCache-Control: no-cache\r\n";
-  if (req.if_none_match == p->etag) {
+  const WebPage* p = pages_->find(name);
+  if (!p) {
+    conn.respond_error(slot, 404, "not_found", "no such path");
+    return;
+  }
+  const bool gzipped = p->has_gzip() && http::accepts_gzip(req.accept_encoding);
+  const std::string& etag = gzipped ? p->gzip_etag : p->etag;
+  std::string headers = "ETag: " + etag + "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n";
+  if (p->has_gzip()) headers.append("Vary: Accept-Encoding\r\n");
+  if (http::etag_listed(req.if_none_match, etag)) {
+    // The variant's ETag and Vary are what a cache matches its copy by.
     conn.respond(slot, 304, {}, {}, headers);
     return;
   }
-  conn.respond(slot, 200, p->content_type, p->body, headers);
+  if (gzipped) headers.append("Content-Encoding: gzip\r\n");
+  conn.respond(slot, 200, p->content_type, gzipped ? p->gzip_body : p->body, headers);
 }
 
 void Api::on_close(HttpConnection& conn) {

@@ -53,7 +53,7 @@ class Api : public http::HttpService {
   void on_request(http::HttpConnection& conn, http::HttpRequest& req, uint32_t slot) override;
   void on_close(http::HttpConnection& conn) override;
 
-  // The pages served to people (`/`); none by default.
+  // The pages served to people (`/`, `/play`, `/web/{file}`); none by default.
   void set_pages(const WebPages* pages) { pages_ = pages; }
   // Where a join answered later (in a cluster) finds its connection.
   void attach(http::HttpListener& listener) { listener_ = &listener; }

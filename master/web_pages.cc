@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -15,17 +16,45 @@
 namespace sprites::master {
 namespace {
 
-std::string content_type_of(std::string_view name) {
-  auto ends = [&](std::string_view ext) {
-    return name.size() >= ext.size() && name.substr(name.size() - ext.size()) == ext;
-  };
-  if (ends(".html")) return "text/html; charset=utf-8";
-  if (ends(".js")) return "text/javascript; charset=utf-8";
-  if (ends(".css")) return "text/css; charset=utf-8";
-  if (ends(".png")) return "image/png";
-  if (ends(".svg")) return "image/svg+xml";
-  if (ends(".json")) return "application/json";
-  return "application/octet-stream";
+struct FileKind {
+  std::string_view extension;
+  std::string_view content_type;
+  bool text;  // worth a gzip copy
+};
+
+constexpr FileKind kKinds[] = {
+    {".html", "text/html; charset=utf-8", true},
+    {".js", "text/javascript; charset=utf-8", true},
+    {".css", "text/css; charset=utf-8", true},
+    {".svg", "image/svg+xml", true},
+    {".json", "application/json", true},
+    {".png", "image/png", false},
+    {".ico", "image/x-icon", false},
+};
+
+FileKind kind_of(std::string_view name) {
+  for (const FileKind& k : kKinds) {
+    if (name.ends_with(k.extension)) return k;
+  }
+  return {{}, "application/octet-stream", false};
+}
+
+// `body` as one gzip member (RFC 1952) at the highest level; empty when zlib
+// fails. No name or time goes in the gzip header, so a file gives the same
+// copy on every start, as its ETag (made from the plain bytes) promises.
+std::string gzip(std::string_view body) {
+  z_stream z{};
+  if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(deflateBound(&z, static_cast<uLong>(body.size())), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+  z.avail_in = static_cast<uInt>(body.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int result = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (result != Z_STREAM_END) out.clear();
+  return out;
 }
 
 bool read_file(int dir_fd, const char* name, std::string& out) {
@@ -83,10 +112,19 @@ bool WebPages::load(const std::string& dir, std::string& why) {
     if (name.empty() || name[0] == '.') continue;
     WebPage page;
     if (!read_file(dir_fd, name.c_str(), page.body)) continue;  // not a small regular file
-    page.content_type = content_type_of(name);
+    const FileKind kind = kind_of(name);
+    page.content_type = kind.content_type;
     char tag[24];
     std::snprintf(tag, sizeof tag, "\"%016" PRIx64 "\"", Fnv1a().add(page.body).value());
     page.etag = tag;
+    if (kind.text) {
+      std::string packed = gzip(page.body);
+      if (!packed.empty() && packed.size() < page.body.size()) {
+        page.gzip_body = std::move(packed);
+        page.gzip_etag = page.etag;
+        page.gzip_etag.insert(page.gzip_etag.size() - 1, "-gz");
+      }
+    }
     pages_[name] = std::move(page);
   }
   ::close(dir_fd);

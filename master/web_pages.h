@@ -1,14 +1,30 @@
-// WebPages: the pages the master serves to people (the status page at `/`),
-// read once from a folder at start and kept in memory, so serving them
-// touches no disk and costs the long-poll path nothing.
+// WebPages: the pages the master serves to people, read once from a folder at
+// start and kept in memory, so serving them touches no disk and costs the
+// long-poll path nothing.
+//
+// Routes (master/api.cc): `/` is status.html, `/play` is play.html (its query
+// string is the page's business), `/web/{file}` is any file read, by its exact
+// name; every other name, and a method other than GET, gets the JSON 404 or
+// 405 of any path. Answers carry the content type of the file's extension and
+// `X-Content-Type-Options: nosniff`.
 //
 // The folder is --web-dir; by default `web/` beside the build folder of this
 // binary (<repo>/build/sprites-master -> <repo>/web, what the README's start
 // command runs), else /usr/share/sprites/web (an installed copy). Only regular
-// files of at most kMaxFileBytes directly in it are read, through no
-// symlink. Each page has a strong ETag (FNV-1a of its bytes) and
+// files of at most kMaxFileBytes directly in it, whose names do not start
+// with '.', are read, through no symlink: a name from a URL can only ever be
+// looked up among those names, never joined to a path.
+//
+// Each page has a strong ETag (FNV-1a of its bytes) and
 // `Cache-Control: no-cache`: a browser revalidates and gets 304 while the page
-// is unchanged.
+// is unchanged. A text file (html, js, css, svg, json) is also kept gzipped
+// when that makes it smaller, compressed once here rather than per request.
+// It is sent gzipped to a client whose Accept-Encoding takes gzip, with its
+// own ETag (the plain one with `-gz` inside the quotes, so a cache never
+// mistakes one body for the other), and every answer for such a file says
+// `Vary: Accept-Encoding`. Dropped alternative: precompressed `.gz` files in
+// the folder, which a deploy can forget to rebuild; the pages are small and
+// read once, so compressing them at start costs nothing worth saving.
 //
 // A master without the folder serves no pages (404, with a log line at start
 // saying where it looked); the relay itself does not need them.
@@ -24,6 +40,11 @@ struct WebPage {
   std::string body;
   std::string content_type;
   std::string etag;  // quoted, as sent
+  // The body as gzip, for a text file it makes smaller; else empty.
+  std::string gzip_body;
+  std::string gzip_etag;  // quoted, as sent
+
+  bool has_gzip() const { return !gzip_body.empty(); }
 };
 
 class WebPages {
