@@ -104,7 +104,7 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
   app.add_option("--relay-timeout-ms", out.relay_timeout_ms, "a relay not heard from for this long is gone")
       ->envname("SPRITES_RELAY_TIMEOUT_MS")
       ->check(CLI::Range(500u, 600000u));
-  app.add_option("--web-dir", out.web_dir, "the folder of the pages the master serves at / (default: <repo>/web)")
+  app.add_option("--web-dir", out.web_dir, "the folder of the pages the master serves at /, /play and /web/ (default: <repo>/web)")
       ->envname("SPRITES_WEB_DIR");
   app.add_option("--ipc-fd", out.ipc_fd, "(internal) inherited IPC listening socket")->group("Internal");
   app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,

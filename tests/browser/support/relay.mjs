@@ -1,0 +1,82 @@
+// The real relay for the browser tests: a supervisor (master + workers) on
+// free ports of 127.0.0.1, and a NATS server for cluster tests, each started
+// as a child process, read for its ready line and stopped by pid.
+//
+// Paths come from ctest (tests/CMakeLists.txt sets them); run by hand, they
+// default to this checkout's deploy/ and build/.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const SUPERVISOR = process.env.SPRITES_SUPERVISOR || path.join(repo, 'deploy/sprites-supervisor');
+const BIN_DIR = process.env.SPRITES_BIN_DIR || path.join(repo, 'build');
+const NATS_SERVER = process.env.SPRITES_NATS_SERVER || '/usr/sbin/nats-server';
+const START_GUARD_MS = 30000;
+const STOP_GUARD_MS = 10000;
+
+// Starts `argv` and resolves with the first match of `pattern` in its output
+// (stdout and stderr), or rejects with what it printed.
+function startChild(argv, pattern, what) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${what} was not ready within ${START_GUARD_MS} ms:\n${output}`));
+    }, START_GUARD_MS);
+    const read = (chunk) => {
+      output += chunk;
+      const m = output.match(pattern);
+      if (m) {
+        clearTimeout(guard);
+        resolve({ child, match: m, output: () => output });
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', read);
+    child.stderr.setEncoding('utf8').on('data', read);
+    child.on('exit', (code, signal) => {
+      clearTimeout(guard);
+      reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${output}`));
+    });
+  });
+}
+
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const guard = setTimeout(() => child.kill('SIGKILL'), STOP_GUARD_MS);
+  await exited;
+  clearTimeout(guard);
+}
+
+// A relay with `args` added to the supervisor's; resolves once it printed its
+// ready line. {master, worker: base URLs, relayId, stop()}.
+export async function startRelay(args = []) {
+  const argv = [SUPERVISOR, '--bin-dir', BIN_DIR, '--host', '127.0.0.1', '--master-port', '0', '--worker-port', '0',
+                '--workers', '1', ...args];
+  const { child, match } = await startChild(
+    argv, /ready master=(\S+) worker=(\S+) workers=\d+(?: relay=(\S+))?\n/, 'the relay');
+  return {
+    master: `http://${match[1]}`,
+    worker: `http://${match[2]}`,
+    relayId: match[3],
+    stop: () => stopChild(child),
+  };
+}
+
+// A NATS server on a free port of 127.0.0.1: {url, stop()}.
+export async function startNats() {
+  const { child, match } = await startChild(
+    [NATS_SERVER, '-a', '127.0.0.1', '-p', '-1'], /Listening for client connections on 127\.0\.0\.1:(\d+)/,
+    'nats-server');
+  return { url: `nats://127.0.0.1:${match[1]}`, stop: () => stopChild(child) };
+}
+
+// JSON of GET `url`.
+export async function getJson(url) {
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
