@@ -31,7 +31,11 @@ function randomName() {
 }
 
 const $ = (id) => document.getElementById(id);
-const play = { throws: [], entries: [], returned: [], notices: [], neighbors: null, position: null };
+const play = { throws: [], entries: [], returned: [], notices: [], statuses: [], neighbors: null, position: null };
+const remember = (list, item) => {
+  list.push(item);
+  if (list.length > 100) list.shift();  // a page may stay open for days
+};
 window.play = play;
 
 // --- what arrives is hostile until checked ---------------------------------
@@ -60,7 +64,7 @@ const who = (p) => (p && typeof p === 'object' ? String(p.name || p.node || '?')
 
 let noticeTimer = 0;
 function notice(text) {
-  play.notices.push(text);
+  remember(play.notices, text);
   const el = $('notice');
   el.textContent = text;
   el.hidden = false;
@@ -69,6 +73,7 @@ function notice(text) {
 }
 
 function status(text, level) {
+  remember(play.statuses, text);
   const el = $('status');
   el.textContent = text;
   el.dataset.level = level;
@@ -101,10 +106,10 @@ function onEvent(ev) {
   if (!DIRECTIONS.includes(ev.direction) || !sprite) return;
   if (ev.type === 'sprite') {
     const s = field.enter(ev.direction, sprite);
-    play.entries.push({ from: ev.from, direction: ev.direction, id: ev.id, at: sprite.at, x: s.x, y: s.y, vx: s.vx, vy: s.vy });
+    remember(play.entries, { from: ev.from, direction: ev.direction, id: ev.id, at: sprite.at, x: s.x, y: s.y, vx: s.vx, vy: s.vy });
   } else {
     const s = field.comeBack(ev.direction, sprite);
-    play.returned.push({ to: ev.to, direction: ev.direction, id: ev.id, x: s.x, y: s.y });
+    remember(play.returned, { to: ev.to, direction: ev.direction, id: ev.id, x: s.x, y: s.y });
     notice(`${who(ev.to)} left before catching your ${sprite.kind}: it came back`);
   }
 }
@@ -130,7 +135,7 @@ function onEdge(sprite, direction, at) {
   };
   const id = `${session.node || 'x'}-${++thrown}`.slice(0, 64);
   session.throwSprite(direction, payload, id).then((r) => {
-    play.throws.push({ direction, id, ...payload, ...r });
+    remember(play.throws, { direction, id, ...payload, ...r });
     if (r.ok) {
       field.remove(sprite);
       return;

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRelay, startNats, getJson } from './support/relay.mjs';
-import { launchBrowser, screenshot } from './support/browser.mjs';
+import { launchBrowser, openPage, screenshot } from './support/browser.mjs';
 import { openPlay, nodeOf, waitForLabels, flingRight, throwsAnswered, WAIT_MS } from './support/play.mjs';
 
 const nats = await startNats();
@@ -63,7 +63,20 @@ test('two pages joined at different relays are neighbours and a fling crosses', 
   await b.waitForFunction(() => window.play.field.sprites.some((s) => s.x > 30), null, { timeout: WAIT_MS });
   await screenshot(a, 'cluster-alice');
   await screenshot(b, 'cluster-bob');
-  assert.deepEqual([...a.errors, ...b.errors], []);
+
+  // The status page of one relay lists all three, with the nodes each holds.
+  const status = await openPage(browser, `${rb.master}/`);
+  await status.waitForFunction(() => document.querySelectorAll('#relays tr').length === 3, null, { timeout: WAIT_MS });
+  const rows = await status.evaluate(() => Array.from(document.querySelectorAll('#relays tr'),
+    (tr) => Array.from(tr.children, (td) => td.textContent)));
+  const byId = Object.fromEntries(rows.map((r) => [r[0], r]));
+  assert.deepEqual(Object.keys(byId).sort(), ['ra', 'rb', 'rc']);
+  assert.equal(byId.ra[1], ra.master);
+  assert.equal(byId.rb[2], rb.worker);
+  assert.ok(Number(byId.ra[3]) >= 1 && Number(byId.rb[3]) >= 1, JSON.stringify(rows));
+  assert.match(await status.locator('#cluster-title').textContent(), /3 relays; this is rb/);
+  await screenshot(status, 'cluster-status');
+  assert.deepEqual([...a.errors, ...b.errors, ...status.errors], []);
 });
 
 test('a poll sent to a relay that is not the node home follows the 307 there', async () => {

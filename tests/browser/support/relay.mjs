@@ -5,6 +5,7 @@
 // Paths come from ctest (tests/CMakeLists.txt sets them); run by hand, they
 // default to this checkout's deploy/ and build/.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -62,6 +63,7 @@ export async function startRelay(args = []) {
     master: `http://${match[1]}`,
     worker: `http://${match[2]}`,
     relayId: match[3],
+    pid: child.pid,
     stop: () => stopChild(child),
   };
 }
@@ -72,6 +74,22 @@ export async function startNats() {
     [NATS_SERVER, '-a', '127.0.0.1', '-p', '-1'], /Listening for client connections on 127\.0\.0\.1:(\d+)/,
     'nats-server');
   return { url: `nats://127.0.0.1:${match[1]}`, stop: () => stopChild(child) };
+}
+
+// Pids of the processes named `name` whose parent is `parent` (from /proc).
+export function childrenNamed(parent, name) {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent && comm === name.slice(0, 15)) pids.push(Number(entry));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
 }
 
 // JSON of GET `url`.
