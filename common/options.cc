@@ -106,6 +106,20 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
       ->check(CLI::Range(500u, 600000u));
   app.add_option("--web-dir", out.web_dir, "the folder of the pages the master serves at /, /play and /web/ (default: <repo>/web)")
       ->envname("SPRITES_WEB_DIR");
+  app.add_option("--admin-port", out.admin_port,
+                 "serve /v1/stats, /metrics, /v1/cluster and the status page on this port instead of the master "
+                 "port (0: chosen by the system); unset: on the master port")
+      ->envname("SPRITES_ADMIN_PORT")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--admin-host", out.admin_host, "address the admin port binds")->envname("SPRITES_ADMIN_HOST");
+  app.add_option("--admin-token", out.admin_token,
+                 "the operator endpoints need Authorization: Bearer <this> (16-256 characters); prefer the "
+                 "environment variable, which ps does not show")
+      ->envname("SPRITES_ADMIN_TOKEN")
+      ->check(CLI::Validator([](std::string& v) { return v.empty() || valid_admin_token(v) ? std::string()
+                                                                   : "16-256 of [A-Za-z0-9._~+/=-]"; },
+                             "TOKEN"));
+  app.add_option("--admin-fd", out.admin_fd, "(internal) inherited listening socket, admin port")->group("Internal");
   app.add_option("--ipc-fd", out.ipc_fd, "(internal) inherited IPC listening socket")->group("Internal");
   app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,
                  "(internal) create the IPC socket, send it over this Unix socket and exit")
@@ -121,6 +135,10 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
 bool resolve(Options& out) {
   if (out.master_port != 0 && out.master_port == out.worker_port) {
     std::cerr << "--master-port and --worker-port are both " << out.master_port << ": they must differ\n";
+    return false;
+  }
+  if (out.admin_port > 0 && (out.admin_port == out.master_port || out.admin_port == out.worker_port)) {
+    std::cerr << "--admin-port " << out.admin_port << " is the master or worker port: give it a port of its own\n";
     return false;
   }
   if (out.workers == 0) {
@@ -178,6 +196,14 @@ std::string url_host(std::string_view bind_host) {
   return std::string(bind_host);
 }
 
+bool valid_admin_token(std::string_view token) {
+  if (token.size() < 16 || token.size() > 256) return false;
+  return all_of(token, [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '~' || c == '+' || c == '/' || c == '=' || c == '-';
+  });
+}
+
 std::string random_relay_id() {
   unsigned char bytes[6];
   if (::getentropy(bytes, sizeof bytes) != 0) {
@@ -232,6 +258,9 @@ std::string options_json(const Options& o) {
   j["public-worker"] = o.public_worker;
   j["relay-timeout-ms"] = o.relay_timeout_ms;
   j["web-dir"] = o.web_dir;
+  j["admin-port"] = o.admin_port;
+  j["admin-host"] = o.admin_host;
+  j["admin-token-set"] = !o.admin_token.empty();  // the token itself is never printed
   return j.dump();
 }
 

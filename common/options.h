@@ -13,7 +13,7 @@
 // package and its error messages name the offending flag.
 //
 // Some options are internal to the supervisor/child contract and not in the
-// protocol's table: --master-fd / --worker-fd / --ipc-fd hand a listening
+// protocol's table: --master-fd / --worker-fd / --admin-fd / --ipc-fd hand a listening
 // socket the supervisor already holds to the child (so port 0 and restarts
 // keep one port, and the IPC path is never free between two masters),
 // --ipc-handoff-fd asks the master binary to create the IPC socket and pass it
@@ -54,8 +54,14 @@ struct Options {
   std::string public_worker;   // empty: from --host and --worker-port
   uint32_t relay_timeout_ms = 3000;
   std::string web_dir;  // master: the pages' folder; empty: beside the build, else /usr/share/sprites/web
+  // Operator endpoints (docs/API.md "Operator endpoints"): on the master port
+  // unless admin_port is set (0: chosen by the system), bound on admin_host.
+  int32_t admin_port = -1;
+  std::string admin_host = "127.0.0.1";
+  std::string admin_token;  // empty: none needed; never printed
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port
+  int admin_fd = -1;   // inherited listening socket for the admin port
   int ipc_fd = -1;     // inherited IPC listening socket (master)
   int ipc_handoff_fd = -1;  // master: create the IPC socket, send it over this fd, exit
   int ready_fd = -1;        // master: report serving and worker counts here
@@ -85,6 +91,8 @@ std::string default_ipc_path(uint16_t master_port, long pid);
 bool valid_relay_id(std::string_view id);
 bool valid_cluster_name(std::string_view name);
 bool valid_public_url(std::string_view url);
+// An admin token: 16-256 characters a Bearer header carries as they are.
+bool valid_admin_token(std::string_view token);
 // A host to put in a URL for clients of an address the relay binds: the
 // loopback address for a wildcard, brackets around an IPv6 address.
 std::string url_host(std::string_view bind_host);

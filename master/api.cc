@@ -31,17 +31,32 @@ std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest&
   using http::method_bit;
   constexpr uint8_t kGet = method_bit(Method::Get);
   http::RouteMatch match;
-  return http::screen({{Route::Nodes, method_bit(Method::Post), false},
-                       {Route::Node, static_cast<uint8_t>(kGet | method_bit(Method::Delete)), true},
-                       {Route::NodeEvents, kGet, true},
-                       {Route::Stats, kGet, false},
-                       {Route::Cluster, kGet, false},
-                       {Route::StatusPage, kGet, false},
-                       {Route::PlayPage, kGet, false},
-                       {Route::WebFile, kGet, false},
-                       {Route::Metrics, kGet, false},
-                       {Route::Healthz, kGet, false}},
-                      req, max_body_bytes_, match);
+  std::optional<EarlyResponse> early;
+  if (operators_) {
+    early = http::screen({{Route::Nodes, method_bit(Method::Post), false},
+                          {Route::Node, static_cast<uint8_t>(kGet | method_bit(Method::Delete)), true},
+                          {Route::NodeEvents, kGet, true},
+                          {Route::PlayPage, kGet, false},
+                          {Route::WebFile, kGet, false},
+                          {Route::Healthz, kGet, false},
+                          {Route::Stats, kGet, false},
+                          {Route::Cluster, kGet, false},
+                          {Route::StatusPage, kGet, false},
+                          {Route::Metrics, kGet, false}},
+                         req, max_body_bytes_, match);
+    if (!early && req.method != Method::Options && OperatorApi::is_operator_route(match.route)) {
+      early = operators_->check_token(req, match.route);
+    }
+  } else {  // the operator endpoints have a port of their own
+    early = http::screen({{Route::Nodes, method_bit(Method::Post), false},
+                          {Route::Node, static_cast<uint8_t>(kGet | method_bit(Method::Delete)), true},
+                          {Route::NodeEvents, kGet, true},
+                          {Route::PlayPage, kGet, false},
+                          {Route::WebFile, kGet, false},
+                          {Route::Healthz, kGet, false}},
+                         req, max_body_bytes_, match);
+  }
+  return early;
 }
 
 void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
@@ -55,23 +70,18 @@ void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
       join(conn, req, slot);
       return;
     case Route::Stats:
-      conn.respond_json(slot, 200, render_stats_json(counters_, gauges(), cluster_.render_stats_member()));
-      return;
     case Route::Cluster:
-      conn.respond_json(slot, 200, cluster_.render_cluster());
-      return;
     case Route::StatusPage:
-      page(conn, req, "status.html", slot);
+    case Route::Metrics:
+      // on_headers let these through only when the operators' endpoints
+      // share this port, their token checked.
+      operators_->answer(conn, req, m.route, slot);
       return;
     case Route::PlayPage:
-      page(conn, req, "play.html", slot);
+      serve_page(conn, req, pages_, "play.html", slot);
       return;
     case Route::WebFile:
-      page(conn, req, m.file, slot);
-      return;
-    case Route::Metrics:
-      conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8",
-                   render_metrics(counters_, gauges()) + cluster_.render_metrics());
+      serve_page(conn, req, pages_, m.file, slot);
       return;
     case Route::Healthz:
       conn.respond(slot, 200, http::kText, "ok");
@@ -131,29 +141,6 @@ void Api::redirect(HttpConnection& conn, const HttpRequest& req, std::string_vie
   http::append_json_string(body, std::string(master_url) + req.target);
   body.push_back('}');
   conn.respond(slot, 307, http::kJson, body, location);
-}
-
-void Api::page(HttpConnection& conn, const HttpRequest& req, std::string_view name, uint32_t slot) {
-  if (!pages_ || pages_->size() == 0) {
-    conn.respond_error(slot, 404, "not_found", "this relay serves no pages (see --web-dir)");
-    return;
-  }
-  const WebPage* p = pages_->find(name);
-  if (!p) {
-    conn.respond_error(slot, 404, "not_found", "no such path");
-    return;
-  }
-  const bool gzipped = p->has_gzip() && http::accepts_gzip(req.accept_encoding);
-  const std::string& etag = gzipped ? p->gzip_etag : p->etag;
-  std::string headers = "ETag: " + etag + "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n";
-  if (p->has_gzip()) headers.append("Vary: Accept-Encoding\r\n");
-  if (http::etag_listed(req.if_none_match, etag)) {
-    // The variant's ETag and Vary are what a cache matches its copy by.
-    conn.respond(slot, 304, {}, {}, headers);
-    return;
-  }
-  if (gzipped) headers.append("Content-Encoding: gzip\r\n");
-  conn.respond(slot, 200, p->content_type, gzipped ? p->gzip_body : p->body, headers);
 }
 
 void Api::on_close(HttpConnection& conn) {

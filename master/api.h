@@ -11,6 +11,9 @@
 // relay is a 307 to that relay (ClusterLink::home_of), before the token is
 // looked at; the join answer names this relay (`relay`).
 //
+// The operators' endpoints are OperatorApi's; this port hands them over when
+// they share it.
+//
 // HttpPollAnswerer answers the polls the Relay parks: a parked poll is the
 // connection's serial and the request's slot, and a connection that holds one
 // points at its node (`user`) so that its close tells the relay.
@@ -23,6 +26,7 @@
 #include "common/http_connection.h"
 #include "common/http_listener.h"
 #include "master/cluster_link.h"
+#include "master/operator_api.h"
 #include "master/parked_poll.h"
 #include "master/relay.h"
 #include "master/relay_identity.h"
@@ -59,15 +63,19 @@ class Api : public http::HttpService {
   void attach(http::HttpListener& listener) { listener_ = &listener; }
   // While stopping, new polls are answered at once instead of parked.
   void set_stopping() { stopping_ = true; }
+  // The operator endpoints (/v1/stats, /metrics, /v1/cluster, `/`) answer on
+  // this port through `operators`; nullptr (the default) when they have a
+  // port of their own, and this one answers 404 for them.
+  void share_port_with(OperatorApi* operators) { operators_ = operators; }
+  // The figures of /v1/stats this relay's parts own.
+  Gauges gauges() const;
 
  private:
   void join(http::HttpConnection& conn, const http::HttpRequest& req, uint32_t slot);
   void answer_join(http::HttpConnection& conn, uint32_t slot, const Node* node, uint16_t status, std::string_view code);
   void poll(http::HttpConnection& conn, Node* node, const http::HttpRequest& req, uint32_t slot);
   void info(http::HttpConnection& conn, Node* node, uint32_t slot);
-  void page(http::HttpConnection& conn, const http::HttpRequest& req, std::string_view name, uint32_t slot);
   void redirect(http::HttpConnection& conn, const http::HttpRequest& req, std::string_view master_url, uint32_t slot);
-  Gauges gauges() const;
 
   Relay& relay_;
   Counters& counters_;
@@ -75,6 +83,7 @@ class Api : public http::HttpService {
   ClusterLink& cluster_;
   http::HttpListener* listener_ = nullptr;
   const WebPages* pages_ = nullptr;
+  OperatorApi* operators_ = nullptr;
   std::function<void(Gauges&)> fill_gauges_;
   uint32_t max_body_bytes_;
   std::chrono::steady_clock::time_point started_;

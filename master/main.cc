@@ -89,7 +89,9 @@ struct Master {
               g.workers_connected = link.workers_connected();
             },
             options.max_body_bytes),
+        operators(counters, cluster, [this] { return api.gauges(); }, options.admin_token),
         listener(loop, api, Process::http_limits(options)),
+        admin_listener(loop, operators, Process::http_limits(options)),
         snapshot_path(master::snapshot_path_for(options.ipc_path)),
         ready(options.ready_fd) {
     answerer.attach(listener);
@@ -97,9 +99,11 @@ struct Master {
     const std::string web = master::WebPages::folder(options.web_dir);
     if (std::string why; pages.load(web, why)) {
       api.set_pages(&pages);
+      operators.set_pages(&pages);
     } else {
       LOG_WARN("no pages to serve at / (%s): set --web-dir to the repository's web/ folder", why.c_str());
     }
+    if (options.admin_port < 0) api.share_port_with(&operators);
     link.on_workers_changed([this](size_t n) { ready.workers(n); });
     if (identity.clustered()) {
       link.set_throw_forwarder([this](const ipc::ThrowMessage& t, master::WorkerLink::ThrowAnswerSink answer) {
@@ -127,11 +131,13 @@ struct Master {
              snapshot ? "writing a snapshot for the next master" : "stopping");
     api.set_stopping();
     listener.stop_accepting();
+    admin_listener.stop_accepting();
     link.close();
     cluster.close();  // keeps what snapshot_part() needs
     relay.answer_all_polls();
     if (snapshot) write_snapshot(relay, counters, config.grid_width, snapshot_path, cluster.snapshot_part());
     listener.close();
+    admin_listener.close();
     clock.close();  // nothing left to time: the loop may end
   }
 
@@ -144,7 +150,9 @@ struct Master {
   master::WorkerLink link;
   master::ClusterLink cluster;
   master::Api api;
+  master::OperatorApi operators;
   http::HttpListener listener;
+  http::HttpListener admin_listener;  // listens only with --admin-port
   master::WebPages pages;
   std::string snapshot_path;
   master::ReadyReport ready;
@@ -205,6 +213,10 @@ int main(int argc, char** argv) {
       }
       ready = Process::listen(m.listener, options.master_fd, options.host, options.master_port, false, "master port");
     }
+    if (ready && options.admin_port >= 0) {
+      ready = Process::listen(m.admin_listener, options.admin_fd, options.admin_host,
+                              static_cast<uint16_t>(options.admin_port), false, "admin port");
+    }
     if (ready) ready = m.join_cluster(options);
     if (!ready) {
       status = 1;
@@ -218,6 +230,12 @@ int main(int argc, char** argv) {
       });
       LOG_INFO("relay %s serving on port %u, ipc %s, grid width %u, max nodes %llu", m.identity.id.c_str(), m.listener.port(),
                options.ipc_path.c_str(), m.config.grid_width, static_cast<unsigned long long>(m.config.max_nodes));
+      if (options.admin_port >= 0) {
+        LOG_INFO("operator endpoints on %s port %u%s", options.admin_host.c_str(), m.admin_listener.port(),
+                 options.admin_token.empty() ? "" : ", admin token required");
+      } else if (!options.admin_token.empty()) {
+        LOG_INFO("operator endpoints on the master port, admin token required");
+      }
       m.ready.serving();
       process.run();
     }

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "common/fnv1a.h"
+#include "common/http_request.h"
 
 namespace sprites::master {
 namespace {
@@ -134,6 +135,31 @@ bool WebPages::load(const std::string& dir, std::string& why) {
 const WebPage* WebPages::find(std::string_view name) const {
   auto it = pages_.find(name);
   return it == pages_.end() ? nullptr : &it->second;
+}
+
+// Answers a GET of page `name` (see the header).
+void serve_page(http::HttpConnection& conn, const http::HttpRequest& req, const WebPages* pages, std::string_view name,
+                uint32_t slot) {
+  if (!pages || pages->size() == 0) {
+    conn.respond_error(slot, 404, "not_found", "this relay serves no pages (see --web-dir)");
+    return;
+  }
+  const WebPage* p = pages->find(name);
+  if (!p) {
+    conn.respond_error(slot, 404, "not_found", "no such path");
+    return;
+  }
+  const bool gzipped = p->has_gzip() && http::accepts_gzip(req.accept_encoding);
+  const std::string& etag = gzipped ? p->gzip_etag : p->etag;
+  std::string headers = "ETag: " + etag + "\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n";
+  if (p->has_gzip()) headers.append("Vary: Accept-Encoding\r\n");
+  if (http::etag_listed(req.if_none_match, etag)) {
+    // The variant's ETag and Vary are what a cache matches its copy by.
+    conn.respond(slot, 304, {}, {}, headers);
+    return;
+  }
+  if (gzipped) headers.append("Content-Encoding: gzip\r\n");
+  conn.respond(slot, 200, p->content_type, gzipped ? p->gzip_body : p->body, headers);
 }
 
 }  // namespace sprites::master

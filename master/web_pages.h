@@ -34,6 +34,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/http_connection.h"
+
 namespace sprites::master {
 
 struct WebPage {
@@ -62,5 +64,10 @@ class WebPages {
  private:
   std::map<std::string, WebPage, std::less<>> pages_;
 };
+
+// Answers a GET for the file `name` of `pages` (nullptr: none loaded): 200
+// (gzipped when the client takes it), 304 for its ETag, or 404.
+void serve_page(http::HttpConnection& conn, const http::HttpRequest& req, const WebPages* pages, std::string_view name,
+                uint32_t slot);
 
 }  // namespace sprites::master

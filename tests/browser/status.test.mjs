@@ -6,11 +6,14 @@ import { startRelay, getJson } from './support/relay.mjs';
 import { launchBrowser, openPage, screenshot } from './support/browser.mjs';
 import { openPlay, WAIT_MS } from './support/play.mjs';
 
+const ADMIN_TOKEN = 'op-3fH9xQ2mLk7Vw8Rt';
 const relay = await startRelay();
+const guarded = await startRelay(['--admin-port', '0', '--admin-token', ADMIN_TOKEN]);
 const browser = await launchBrowser();
 after(async () => {
   await browser.close();
   await relay.stop();
+  await guarded.stop();
 });
 
 const shownNodes = (page) => page.locator('#nodes').textContent();
@@ -27,4 +30,16 @@ test('the status page node count matches the stats and moves when a page joins',
   assert.equal(await status.locator('#workers').textContent(), '1');
   await screenshot(status, 'status');
   assert.deepEqual([...status.errors, ...play.errors], []);
+});
+
+test('on an admin port with a token the status page shows the figures given the token in its address', async () => {
+  const without = await openPage(browser, `${guarded.admin}/`);
+  await without.waitForFunction(() => /admin token/.test(document.getElementById('state').textContent), null,
+                                { timeout: WAIT_MS });
+  assert.equal(await shownNodes(without), '–');
+
+  await openPlay(browser, guarded.master, 'status', 'bob');
+  const status = await openPage(browser, `${guarded.admin}/#token=${ADMIN_TOKEN}`);
+  await status.waitForFunction(() => document.getElementById('nodes').textContent === '1', null, { timeout: WAIT_MS });
+  assert.deepEqual(status.errors, []);
 });

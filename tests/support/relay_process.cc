@@ -63,7 +63,7 @@ RelayProcess::RelayProcess(RelayOptions options) {
   child_ = std::make_unique<ChildProcess>(spec);
 
   static const std::regex kReady(
-      R"(ready master=127\.0\.0\.1:([0-9]{1,5}) worker=127\.0\.0\.1:([0-9]{1,5}) workers=([0-9]+)( relay=([a-z0-9]{1,16}))?)");
+      R"(ready master=127\.0\.0\.1:([0-9]{1,5}) worker=127\.0\.0\.1:([0-9]{1,5}) workers=([0-9]+)( relay=([a-z0-9]{1,16}))?( admin=\S+)?)");
   auto deadline = Clock::now() + kReadyGuard;
   for (;;) {
     bool timed_out = false;

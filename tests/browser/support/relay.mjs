@@ -53,16 +53,18 @@ async function stopChild(child) {
 }
 
 // A relay with `args` added to the supervisor's; resolves once it printed its
-// ready line. {master, worker: base URLs, relayId, stop()}.
+// ready line. {master, worker, admin (with --admin-port): base URLs, relayId,
+// pid, stop()}.
 export async function startRelay(args = []) {
   const argv = [SUPERVISOR, '--bin-dir', BIN_DIR, '--host', '127.0.0.1', '--master-port', '0', '--worker-port', '0',
                 '--workers', '1', ...args];
   const { child, match } = await startChild(
-    argv, /ready master=(\S+) worker=(\S+) workers=\d+(?: relay=(\S+))?\n/, 'the relay');
+    argv, /ready master=(\S+) worker=(\S+) workers=\d+(?: relay=(\S+))?(?: admin=(\S+))?\n/, 'the relay');
   return {
     master: `http://${match[1]}`,
     worker: `http://${match[2]}`,
     relayId: match[3],
+    admin: match[4] && `http://${match[4]}`,
     pid: child.pid,
     stop: () => stopChild(child),
   };
