@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
 #include "client/histogram.h"
 #include "common/proc_file.h"
 
@@ -378,6 +379,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{"sprites-floor: the kernel's floor under a relay of sprites' shape on this machine (loopback)",
                "sprites-floor"};
+  app.set_version_flag("--version", sprites::version_line("sprites-floor"), "print the version and the commit, and exit");
   auto* rate = app.add_option("--rate", o.rate, "open loop: records per second")->check(CLI::Range(1.0, 1e7));
   auto* closed = app.add_option("--closed", o.closed, "closed loop: records in flight")->check(CLI::Range(1u, 100000u));
   rate->excludes(closed);

@@ -39,6 +39,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/version.h"
 #include "common/callback_guard.h"
 #include "client/endpoint.h"
 #include "client/http_client.h"
@@ -365,6 +366,7 @@ std::optional<std::string> sprite_of(const Args& args) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sprites-cli: join, listen, throw and leave as one node of a sprites relay", "sprites-cli"};
+  app.set_version_flag("--version", sprites::version_line("sprites-cli"), "print the version and the commit, and exit");
   Args args;
   const Subcommands sub = declare(app, args);
   try {

@@ -25,6 +25,8 @@
 // written, and 200,000 pipelined GET /metrics grew the master by ~360 MB.
 #include "common/http_connection.h"
 
+#include "common/refusal_log.h"
+
 #include <cstring>
 #include <utility>
 
@@ -425,6 +427,7 @@ void HttpConnection::fail(uint16_t status, std::string_view code, std::string_vi
 void HttpConnection::respond(uint32_t slot, uint16_t status, std::string_view content_type,
                              std::string_view body, std::string_view extra_headers) {
   if (state_ != State::Open) return;
+  if (status >= 400) log_refusal(&tcp_, status, body);
   KeptBuffer& kept = listener_.answer_buffer_;
   std::string bytes = kept.take();
   bytes.reserve(160 + body.size() + extra_headers.size());

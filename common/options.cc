@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+
+#include "common/version.h"
 #include <nlohmann/json.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -73,6 +75,9 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
   app.add_option("--log-level", out.log_level, "debug, info, warn or error")
       ->envname("SPRITES_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_option("--log-format", out.log_format, "json, text, or auto: JSON unless standard error is a terminal")
+      ->envname("SPRITES_LOG_FORMAT")
+      ->check(CLI::IsMember({"json", "text", "auto"}));
   app.add_option("--master-fd", out.master_fd, "(internal) inherited listening socket, master port")
       ->envname("SPRITES_MASTER_FD")
       ->group("Internal");
@@ -217,6 +222,7 @@ std::string random_relay_id() {
 
 int parse_options(int argc, char** argv, const char* program, Options& out) {
   CLI::App app{"sprites relay: " + std::string(program), program};
+  app.set_version_flag("--version", version_line(program), "print the version and the commit, and exit");
   std::string ignored_bin_dir;
   declare(app, out, ignored_bin_dir);
   try {
@@ -251,6 +257,7 @@ std::string options_json(const Options& o) {
   j["idle-timeout-ms"] = o.idle_timeout_ms;
   j["master-timeout-ms"] = o.master_timeout_ms;
   j["log-level"] = o.log_level;
+  j["log-format"] = o.log_format;
   j["nats"] = o.nats;
   j["cluster"] = o.cluster;
   j["relay-id"] = o.relay_id;

@@ -43,6 +43,7 @@ struct Options {
   uint32_t request_timeout_ms = 10000;  // receiving one request, first byte to last; 0 = none
   uint32_t idle_timeout_ms = 60000;     // a connection with nothing owed or being received; 0 = none
   std::string log_level = "info";
+  std::string log_format = "auto";  // json, text, or auto: JSON unless stderr is a terminal
   uint32_t master_timeout_ms = 1000;  // worker: a throw the master has not answered by then gets 503
   // Clusters (docs/API.md "Clusters"). relay_id is resolved when empty: 6
   // random characters, so every start of a relay is a new relay unless the

@@ -11,7 +11,9 @@ namespace sprites {
 Process::Process(const std::string& role, const Options& options) : loop_(uv_default_loop()) {
   log::Level level = log::Level::Info;
   log::parse_level(options.log_level, level);
-  log::init(role, level);
+  log::Format format = log::Format::Text;
+  log::parse_format(options.log_format, format);
+  log::init(role, level, format);
   ::signal(SIGPIPE, SIG_IGN);
 }
 

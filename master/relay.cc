@@ -54,6 +54,10 @@ Node* Relay::add_node(std::string_view group_name, std::string_view name) {
   raw->group->grid.join(raw, changed_);
   deadlines_.schedule(raw, now() + config_.node_ttl_ms);
   arm_clock();
+  if (log::enabled(log::Level::Info)) {
+    log::Event(log::Level::Info, "join").str("node", raw->id).str("group", raw->group->name).str("name", raw->name)
+        .num("nodes", nodes_.size());
+  }
   return raw;
 }
 
@@ -112,6 +116,9 @@ void Relay::clear() {
 }
 
 void Relay::drop_all() {
+  if (log::enabled(log::Level::Info)) {
+    log::Event(log::Level::Info, "leave_all").str("reason", "relay_lost").num("nodes", nodes_.size());
+  }
   for (auto& entry : nodes_) {
     Node& node = *entry.second;
     if (node.poll.holder != 0) {
@@ -131,8 +138,11 @@ Node* Relay::find(std::string_view id) const {
   return it == nodes_.end() ? nullptr : it->second.get();
 }
 
-void Relay::leave(Node* node) {
-  LOG_DEBUG("node %s leaves", node->id.c_str());
+void Relay::leave(Node* node, LeaveReason why) {
+  if (log::enabled(log::Level::Info)) {
+    log::Event(log::Level::Info, "leave").str("node", node->id).str("group", node->group->name)
+        .str("reason", why == LeaveReason::Ttl ? "ttl" : "delete").num("nodes", nodes_.size() - 1);
+  }
   if (node->poll.holder != 0) {
     const ParkedPoll poll = node->poll;
     node->poll = ParkedPoll{};
@@ -414,8 +424,7 @@ void Relay::on_deadline() {
     if (node->poll.holder != 0) {
       answer_poll(*node, false);  // held until timeout_ms: answered empty
     } else {
-      LOG_DEBUG("node %s left: no poll for %u ms", node->id.c_str(), config_.node_ttl_ms);
-      leave(node);
+      leave(node, LeaveReason::Ttl);  // no poll for node_ttl_ms
     }
   }
   arm_clock();

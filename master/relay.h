@@ -84,6 +84,9 @@ class ClusterHooks {
 
 enum class DeliverVerdict : uint8_t { Accepted, MailboxFull, UnknownNode };
 
+// Why a node leaves, as its `leave` log line says (docs/API.md "Logs").
+enum class LeaveReason : uint8_t { Delete, Ttl };
+
 class Relay final : private RelayClock::Sleeper {
  public:
   Relay(RelayClock& clock, PollAnswerer& answerer, const RelayConfig& config, Counters& counters);
@@ -98,7 +101,7 @@ class Relay final : private RelayClock::Sleeper {
   Node* find(std::string_view id) const;
   // The node leaves the grid (DELETE or TTL): neighbours are told, unread
   // sprites go back to their throwers, a parked poll is answered gone.
-  void leave(Node* node);
+  void leave(Node* node, LeaveReason why = LeaveReason::Delete);
 
   // A validated poll by `holder`. Acknowledges `after` and supersedes an older
   // parked poll; then answers at once (through the answerer; returns false) or

@@ -1,4 +1,5 @@
 // See swarm_options.h.
+#include "common/version.h"
 #include "client/swarm/swarm_options.h"
 
 #include <arpa/inet.h>
@@ -229,6 +230,7 @@ Problem resolve_identity(const Flags& f, SwarmOptions& out) {
 int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
   CLI::App app{"sprites-swarm: a swarm of long-poll nodes that throw sprites at a sprites relay on this machine",
                "sprites-swarm"};
+  app.set_version_flag("--version", sprites::version_line("sprites-swarm"), "print the version and the commit, and exit");
   Flags flags;
   declare(app, out, flags);
   try {
