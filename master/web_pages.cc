@@ -88,9 +88,13 @@ std::string WebPages::folder(const std::string& configured) {
     std::string path(exe, static_cast<size_t>(n));
     const size_t slash = path.rfind('/');
     if (slash != std::string::npos) {
-      const std::string beside = path.substr(0, slash) + "/../web";
-      struct stat st {};
-      if (::stat(beside.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return beside;
+      // A checkout (<repo>/build/sprites-master), then an installed tree
+      // wherever it was unpacked (<prefix>/lib/sprites/sprites-master).
+      const std::string dir = path.substr(0, slash);
+      for (const std::string& candidate : {dir + "/../web", dir + "/../../share/sprites/web"}) {
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return candidate;
+      }
     }
   }
   return "/usr/share/sprites/web";

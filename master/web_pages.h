@@ -10,7 +10,9 @@
 //
 // The folder is --web-dir; by default `web/` beside the build folder of this
 // binary (<repo>/build/sprites-master -> <repo>/web, what the README's start
-// command runs), else /usr/share/sprites/web (an installed copy). Only regular
+// command runs), else `share/sprites/web` of the tree the package was unpacked
+// in (<prefix>/lib/sprites/sprites-master -> <prefix>/share/sprites/web), else
+// /usr/share/sprites/web. Only regular
 // files of at most kMaxFileBytes directly in it, whose names do not start
 // with '.', are read, through no symlink: a name from a URL can only ever be
 // looked up among those names, never joined to a path.
