@@ -50,6 +50,7 @@ struct Event {
   std::string text;      // the JSON object without its opening `{"seq":N,`
   std::string thrower;   // Sprite: the thrower's node id
   uint64_t copy = 0;     // Sprite from another relay: its home's kept copy (0: none)
+  uint64_t accepted_ms = 0;  // Sprite: the relay's clock when it was accepted (0: restored, not timed)
 };
 
 class Mailbox {

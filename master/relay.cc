@@ -259,6 +259,7 @@ DeliverVerdict Relay::deliver(std::string_view receiver_id, EventRef thrower, Di
   e.text = std::move(text);
   e.thrower.assign(thrower.node);
   e.copy = copy;
+  e.accepted_ms = now();
   receiver->mailbox.append(std::move(e));
   wake(*receiver);
   return DeliverVerdict::Accepted;
@@ -272,6 +273,7 @@ void Relay::push_event(Node& node, EventKind kind, std::string&& text, uint32_t 
   e.tail_at = tail_at;
   e.text = std::move(text);
   e.thrower = std::move(thrower);
+  if (kind == EventKind::Sprite) e.accepted_ms = now();
   if (kind == EventKind::Neighbors) {
     node.mailbox.replace_neighbors(std::move(e));
   } else {
@@ -334,6 +336,7 @@ void Relay::acknowledge(Node& node, uint64_t after) {
   node.mailbox.acknowledge(after, [this](const Event& e) {
     if (e.kind != EventKind::Sprite) return;
     ++counters_.delivered;
+    if (e.accepted_ms != 0) counters_.delivery.observe(now() - e.accepted_ms);
     if (e.copy != 0 && hooks_) hooks_->sprite_read(e.thrower, e.copy);
   });
 }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/version.h"
+
 namespace sprites::master {
 
 std::string render_stats_json(const Counters& c, const Gauges& g, std::string_view member) {
@@ -60,6 +62,30 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
                           m.type, m.name, static_cast<unsigned long long>(m.value));
     if (n > 0) out.append(line, static_cast<size_t>(n));
   }
+  const DeliveryHistogram& h = c.delivery;
+  out.append("# HELP sprites_delivery_seconds Time from a throw's acceptance to its receiver's acknowledgement.\n"
+             "# TYPE sprites_delivery_seconds histogram\n");
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= DeliveryHistogram::kBuckets; ++i) {
+    cumulative += h.counts[i];
+    int n = i < DeliveryHistogram::kBuckets
+                ? std::snprintf(line, sizeof line, "sprites_delivery_seconds_bucket{le=\"%g\"} %llu\n",
+                                static_cast<double>(DeliveryHistogram::kBoundsMs[i]) / 1000.0,
+                                static_cast<unsigned long long>(cumulative))
+                : std::snprintf(line, sizeof line, "sprites_delivery_seconds_bucket{le=\"+Inf\"} %llu\n",
+                                static_cast<unsigned long long>(cumulative));
+    if (n > 0) out.append(line, static_cast<size_t>(n));
+  }
+  int n = std::snprintf(line, sizeof line, "sprites_delivery_seconds_sum %.3f\nsprites_delivery_seconds_count %llu\n",
+                        static_cast<double>(h.sum_ms) / 1000.0, static_cast<unsigned long long>(h.count));
+  if (n > 0) out.append(line, static_cast<size_t>(n));
+  // The build, as Prometheus users expect it: a constant 1 with labels.
+  out.append("# HELP sprites_build_info The version and commit of the running master.\n"
+             "# TYPE sprites_build_info gauge\nsprites_build_info{version=\"");
+  out.append(version());
+  out.append("\",commit=\"");
+  out.append(commit());
+  out.append("\"} 1\n");
   return out;
 }
 

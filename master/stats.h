@@ -10,12 +10,32 @@
 
 namespace sprites::master {
 
+// The time from a throw's acceptance (its sprite put into the receiver's
+// mailbox) to its delivery (the receiver's poll acknowledging it), in
+// milliseconds, as Prometheus histogram buckets (sprites_delivery_seconds).
+struct DeliveryHistogram {
+  static constexpr uint64_t kBoundsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
+  static constexpr size_t kBuckets = sizeof kBoundsMs / sizeof kBoundsMs[0];
+  uint64_t counts[kBuckets + 1] = {};  // the last one: above every bound (+Inf)
+  uint64_t sum_ms = 0;
+  uint64_t count = 0;
+
+  void observe(uint64_t ms) {
+    size_t i = 0;
+    while (i < kBuckets && ms > kBoundsMs[i]) ++i;
+    ++counts[i];
+    sum_ms += ms;
+    ++count;
+  }
+};
+
 struct Counters {
   uint64_t accepted = 0;   // throws put into a receiver's mailbox
   uint64_t delivered = 0;  // sprite events acknowledged by their receiver
   uint64_t returned = 0;   // sprites sent back to their thrower
   uint64_t dropped = 0;    // sprites (and unread returns) whose thrower was gone too
   uint64_t rejected = 0;   // throws answered with a 4xx, by a worker or by the master
+  DeliveryHistogram delivery;  // not kept across restarts: a new master starts it anew
 };
 
 struct Gauges {

@@ -130,6 +130,41 @@ TEST_CASE("metrics expose every sprites_ figure with HELP and TYPE") {
   CHECK(r.body.find(a.token) == std::string::npos);
 }
 
+TEST_CASE("metrics have a histogram of acceptance to delivery and the build's version") {
+  RelayProcess relay;
+  std::uint16_t port = relay.master_port();
+  Node a = join(port, "g", "a");
+  REQUIRE(poll(port, a, 0, 0).status == 200);  // the join's neighbors event, out of the way
+  for (int i = 0; i < 3; ++i) REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "up", "{}"), 202);
+  Response got = poll(port, a, 0, 0);
+  REQUIRE(got.json()["events"].size() == 3);
+  const uint64_t cursor = got.json()["cursor"].get<uint64_t>();
+  Response before = Connection(port).request("GET", "/metrics");
+  CHECK(samples(before.body)["sprites_delivery_seconds_count"] == 0);  // read, not yet acknowledged
+  REQUIRE(poll(port, a, cursor, 0).status == 200);  // acknowledges the three
+
+  Response r = Connection(port).request("GET", "/metrics");
+  INFO(r.body);
+  CHECK(r.body.find("# TYPE sprites_delivery_seconds histogram\n") != std::string::npos);
+  std::map<std::string, double> values = samples(r.body);
+  CHECK(values["sprites_delivery_seconds_count"] == 3);
+  CHECK(values["sprites_delivery_seconds_sum"] >= 0);
+  // Buckets are cumulative and end with +Inf holding them all.
+  double last = 0;
+  size_t buckets = 0;
+  std::istringstream lines(r.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("sprites_delivery_seconds_bucket{le=", 0) != 0) continue;
+    const double value = std::stod(line.substr(line.rfind(' ') + 1));
+    CHECK(value >= last);
+    last = value;
+    ++buckets;
+    if (line.find("le=\"+Inf\"") != std::string::npos) CHECK(value == 3);
+  }
+  CHECK(buckets == 16);
+  CHECK(r.body.find("# TYPE sprites_build_info gauge\nsprites_build_info{version=\"0.") != std::string::npos);
+}
+
 TEST_CASE("healthz answers ok on the master and the worker port") {
   RelayProcess relay;
   for (std::uint16_t port : {relay.master_port(), relay.worker_port()}) {
