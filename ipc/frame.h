@@ -37,12 +37,13 @@ enum class FrameType : uint8_t {
   Rejected = 4,     // worker -> master, throws the worker answered with a 4xx itself
   Ping = 5,         // worker -> master, "are you there?" (empty body)
   Pong = 6,         // master -> worker, the answer to the Ping with the same id
+  Figures = 7,      // worker -> master, the worker's own figures for /metrics, every second
 };
 
 inline constexpr size_t kFrameHeaderBytes = 9;         // length + type + id
 inline constexpr uint32_t kMinFrameLength = 5;         // type + id, empty body
 inline constexpr uint32_t kMaxFrameLength = 1u << 20;  // 1 MiB: far above any valid throw
-inline constexpr FrameType kLastFrameType = FrameType::Pong;
+inline constexpr FrameType kLastFrameType = FrameType::Figures;
 
 // A decoded frame. `body` points into the decoder's buffer and is valid only
 // until the next call to FrameDecoder::feed or FrameDecoder::next.

@@ -175,7 +175,16 @@ std::string encode(const ThrowResultMessage& m) {
 
 std::string encode(const RejectedMessage& m) {
   std::string out;
+  out.push_back(static_cast<char>(m.code));
   put_u32(out, m.count);
+  return out;
+}
+
+std::string encode(const FiguresMessage& m) {
+  std::string out;
+  put_u32(out, m.connections);
+  put_u64(out, m.throws);
+  put_u64(out, m.queued_bytes);
   return out;
 }
 
@@ -225,9 +234,23 @@ bool decode(std::string_view body, ThrowResultMessage& out) {
 
 bool decode(std::string_view body, RejectedMessage& out) {
   BodyReader r(body);
+  const uint8_t code = r.u8();
   const uint32_t count = r.u32();
-  if (!r.complete() || count == 0 || count > kMaxRejectedPerFrame) return false;
+  if (!r.complete() || code >= kRejectCodes || count == 0 || count > kMaxRejectedPerFrame) return false;
+  out.code = static_cast<RejectCode>(code);
   out.count = count;
+  return true;
+}
+
+bool decode(std::string_view body, FiguresMessage& out) {
+  BodyReader r(body);
+  const uint32_t connections = r.u32();
+  const uint64_t throws = r.u64();
+  const uint64_t queued_bytes = r.u64();
+  if (!r.complete()) return false;
+  out.connections = connections;
+  out.throws = throws;
+  out.queued_bytes = queued_bytes;
   return true;
 }
 

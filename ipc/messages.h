@@ -15,8 +15,11 @@
 // one more than a str8 holds. The token is whatever the client sent, up to the
 // header limit: the master, not the worker, decides what a wrong one gets.)
 //   ThrowResult: u16 HTTP status, str32 JSON response body
-//   Rejected:    u32 number of throws the worker answered with a 4xx, 1 to
-//                kMaxRejectedPerFrame
+//   Rejected:    u8 error code (common/reject_code.h), u32 number of throws the
+//                worker answered with a 4xx of that code, 1 to kMaxRejectedPerFrame
+//   Figures:     u32 open worker-port connections, u64 throws received (every
+//                request to the throw endpoint since the worker started), u64
+//                bytes queued for the master and not yet written
 //   Ping, Pong:  empty; the frame id pairs them
 //
 // expires_at_ms is CLOCK_MONOTONIC in milliseconds (monotonic_ms(): one clock
@@ -33,12 +36,13 @@
 #include <string_view>
 
 #include "common/direction.h"
+#include "common/reject_code.h"
 
 namespace sprites::ipc {
 
 // Bumped whenever a layout above changes: master and workers of one relay are
 // one build, and a worker of another build is refused at its Hello.
-inline constexpr uint32_t kIpcVersion = 2;
+inline constexpr uint32_t kIpcVersion = 3;
 inline constexpr uint32_t kMaxRejectedPerFrame = 1u << 16;
 inline constexpr size_t kMaxNodeIdBytes = 255;   // str8
 // A str16 holds more, but no Authorization header the HTTP layer lets
@@ -68,7 +72,14 @@ struct ThrowResultMessage {
 };
 
 struct RejectedMessage {
+  RejectCode code = RejectCode::Other;
   uint32_t count = 0;
+};
+
+struct FiguresMessage {
+  uint32_t connections = 0;
+  uint64_t throws = 0;
+  uint64_t queued_bytes = 0;
 };
 
 // The longest Throw frame (type, id and body) a worker whose throw bodies are
@@ -86,6 +97,7 @@ std::string encode(const HelloMessage& m);
 std::string encode(const ThrowMessage& m);
 std::string encode(const ThrowResultMessage& m);
 std::string encode(const RejectedMessage& m);
+std::string encode(const FiguresMessage& m);
 
 // Decoders fill `out` with views into `body` and return false on any malformed
 // body: truncated, trailing bytes, a length past the end, an invalid direction
@@ -94,5 +106,6 @@ bool decode(std::string_view body, HelloMessage& out);
 bool decode(std::string_view body, ThrowMessage& out);
 bool decode(std::string_view body, ThrowResultMessage& out);
 bool decode(std::string_view body, RejectedMessage& out);
+bool decode(std::string_view body, FiguresMessage& out);
 
 }  // namespace sprites::ipc

@@ -242,7 +242,7 @@ void ClusterHome::on_deliver_result(const std::string& from, uint32_t id, const 
       return;
     }
     case cluster::DeliverStatus::MailboxFull:
-      relay_.count_rejected();
+      relay_.count_rejected(RejectCode::MailboxFull);
       p.done(429, http::error_body("mailbox_full", "the receiver holds its maximum of unacknowledged events"));
       return;
     case cluster::DeliverStatus::UnknownNode:

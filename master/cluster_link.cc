@@ -493,7 +493,7 @@ bool ClusterLink::take_throw(const ipc::ThrowMessage& t, ThrowDone done) {
       home_->throw_here(t, std::move(done));
       return true;
     case Where::Nowhere:
-      relay_.count_rejected();
+      relay_.count_rejected(RejectCode::UnknownNode);
       done(404, http::error_body("unknown_node", "no node with this id"));
       return true;
     case Where::Unreachable:

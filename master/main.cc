@@ -89,7 +89,9 @@ struct Master {
               g.workers_connected = link.workers_connected();
             },
             options.max_body_bytes),
-        operators(counters, cluster, [this] { return api.gauges(); }, options.admin_token),
+        operators(
+            counters, cluster, [this] { return api.gauges(); },
+            [this](std::string& out) { link.append_metrics(out); }, options.admin_token),
         listener(loop, api, Process::http_limits(options)),
         admin_listener(loop, operators, Process::http_limits(options)),
         snapshot_path(master::snapshot_path_for(options.ipc_path)),

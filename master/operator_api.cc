@@ -27,8 +27,13 @@ bool same_secret(std::string_view expected, std::string_view presented) {
 
 }  // namespace
 
-OperatorApi::OperatorApi(Counters& counters, ClusterLink& cluster, std::function<Gauges()> gauges, std::string token)
-    : counters_(counters), cluster_(cluster), gauges_(std::move(gauges)), token_(std::move(token)) {}
+OperatorApi::OperatorApi(Counters& counters, ClusterLink& cluster, std::function<Gauges()> gauges,
+                         std::function<void(std::string&)> more_metrics, std::string token)
+    : counters_(counters),
+      cluster_(cluster),
+      gauges_(std::move(gauges)),
+      more_metrics_(std::move(more_metrics)),
+      token_(std::move(token)) {}
 
 bool OperatorApi::is_operator_route(Route route) {
   return route == Route::Stats || route == Route::Metrics || route == Route::Cluster || route == Route::StatusPage;
@@ -50,10 +55,12 @@ void OperatorApi::answer(HttpConnection& conn, const HttpRequest& req, Route rou
     case Route::Cluster:
       conn.respond_json(slot, 200, cluster_.render_cluster());
       return;
-    case Route::Metrics:
-      conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8",
-                   render_metrics(counters_, gauges_()) + cluster_.render_metrics());
+    case Route::Metrics: {
+      std::string text = render_metrics(counters_, gauges_()) + cluster_.render_metrics();
+      if (more_metrics_) more_metrics_(text);
+      conn.respond(slot, 200, "text/plain; version=0.0.4; charset=utf-8", text);
       return;
+    }
     case Route::StatusPage:
       serve_page(conn, req, pages_, "status.html", slot);
       return;

@@ -31,8 +31,11 @@ namespace sprites::master {
 
 class OperatorApi : public http::HttpService {
  public:
-  // `gauges` fills in the figures other parts own (nodes, connections, ...).
-  OperatorApi(Counters& counters, ClusterLink& cluster, std::function<Gauges()> gauges, std::string token);
+  // `gauges` fills in the figures other parts own (nodes, connections, ...);
+  // `more_metrics` appends the samples of parts stats.h does not know (the
+  // workers' own figures).
+  OperatorApi(Counters& counters, ClusterLink& cluster, std::function<Gauges()> gauges,
+              std::function<void(std::string&)> more_metrics, std::string token);
 
   static bool is_operator_route(http::Route route);
 
@@ -55,6 +58,7 @@ class OperatorApi : public http::HttpService {
   Counters& counters_;
   ClusterLink& cluster_;
   std::function<Gauges()> gauges_;
+  std::function<void(std::string&)> more_metrics_;
   std::string token_;
   const WebPages* pages_ = nullptr;
 };

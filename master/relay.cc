@@ -439,11 +439,11 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
                                  bool has_id, std::string_view sprite_id, std::string_view sprite) {
   Node* thrower = find(node_id);
   if (!thrower) {
-    ++counters_.rejected;
+    counters_.reject(RejectCode::UnknownNode);
     return {ThrowVerdict::UnknownNode};
   }
   if (!token_equals(thrower->token, token)) {
-    ++counters_.rejected;
+    counters_.reject(RejectCode::Unauthorized);
     return {ThrowVerdict::WrongToken};
   }
   if (config_.rate_limit > 0) {
@@ -453,7 +453,7 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
         std::min(burst, thrower->rate_tokens + static_cast<double>(t - thrower->rate_refill_ms) * config_.rate_limit / 1000.0);
     thrower->rate_refill_ms = t;
     if (thrower->rate_tokens < 1) {
-      ++counters_.rejected;
+      counters_.reject(RejectCode::RateLimited);
       return {ThrowVerdict::RateLimited};
     }
     thrower->rate_tokens -= 1;
@@ -476,7 +476,7 @@ ThrowOutcome Relay::throw_sprite(std::string_view node_id, std::string_view toke
     receiver = as_node(thrower->group->grid.neighbour(*thrower, direction));
   }
   if (receiver->mailbox.size() >= config_.mailbox_limit) {
-    ++counters_.rejected;
+    counters_.reject(RejectCode::MailboxFull);
     return {ThrowVerdict::MailboxFull};
   }
   uint32_t tail_at = 0;

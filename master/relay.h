@@ -143,7 +143,7 @@ class Relay final : private RelayClock::Sleeper {
   void drop_all();
   // A throw refused before any node was looked up here (a forwarding
   // relay's 404 for an id of no live relay).
-  void count_rejected() { ++counters_.rejected; }
+  void count_rejected(RejectCode code) { counters_.reject(code); }
 
   // ---- in a cluster (docs/cluster.md) ----
   void set_cluster_hooks(ClusterHooks* hooks) { hooks_ = hooks; }

@@ -62,6 +62,14 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
                           m.type, m.name, static_cast<unsigned long long>(m.value));
     if (n > 0) out.append(line, static_cast<size_t>(n));
   }
+  out.append("# HELP sprites_throws_rejected_total Throws answered with a 4xx, by error code.\n"
+             "# TYPE sprites_throws_rejected_total counter\n");
+  for (size_t i = 0; i < kRejectCodes; ++i) {
+    int n = std::snprintf(line, sizeof line, "sprites_throws_rejected_total{code=\"%s\"} %llu\n",
+                          std::string(reject_code_name(static_cast<RejectCode>(i))).c_str(),
+                          static_cast<unsigned long long>(c.rejected_by_code[i]));
+    if (n > 0) out.append(line, static_cast<size_t>(n));
+  }
   const DeliveryHistogram& h = c.delivery;
   out.append("# HELP sprites_delivery_seconds Time from a throw's acceptance to its receiver's acknowledgement.\n"
              "# TYPE sprites_delivery_seconds histogram\n");

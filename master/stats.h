@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/reject_code.h"
+
 namespace sprites::master {
 
 // The time from a throw's acceptance (its sprite put into the receiver's
@@ -35,7 +37,13 @@ struct Counters {
   uint64_t returned = 0;   // sprites sent back to their thrower
   uint64_t dropped = 0;    // sprites (and unread returns) whose thrower was gone too
   uint64_t rejected = 0;   // throws answered with a 4xx, by a worker or by the master
+  uint64_t rejected_by_code[kRejectCodes] = {};  // the same throws by error code (not kept across restarts)
   DeliveryHistogram delivery;  // not kept across restarts: a new master starts it anew
+
+  void reject(RejectCode code, uint64_t n = 1) {
+    rejected += n;
+    rejected_by_code[static_cast<size_t>(code) < kRejectCodes ? static_cast<size_t>(code) : kRejectCodes - 1] += n;
+  }
 };
 
 struct Gauges {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/callback_guard.h"
 #include "common/http_response.h"
@@ -157,9 +158,13 @@ void WorkerLink::on_frame(Worker& w, const ipc::FrameView& frame) {
     case ipc::FrameType::Rejected: {
       ipc::RejectedMessage r;
       if (!ipc::decode(frame.body, r)) break;
-      counters_.rejected += r.count;
+      counters_.reject(r.code, r.count);
       return;
     }
+    case ipc::FrameType::Figures:
+      if (!ipc::decode(frame.body, w.figures)) break;
+      w.reported = true;
+      return;
     case ipc::FrameType::Hello:
       return disconnect(w, "a second hello");
     case ipc::FrameType::ThrowResult:
@@ -256,6 +261,30 @@ void WorkerLink::close() {
   std::vector<Worker*> open;
   for (auto& w : workers_) open.push_back(w.get());
   for (Worker* w : open) w->channel->close();
+}
+
+void WorkerLink::append_metrics(std::string& out) const {
+  char line[160];
+  auto sample = [&](const char* name, uint32_t pid, uint64_t value) {
+    int n = std::snprintf(line, sizeof line, "%s{worker=\"%u\"} %llu\n", name, pid,
+                          static_cast<unsigned long long>(value));
+    if (n > 0) out.append(line, static_cast<size_t>(n));
+  };
+  out.append("# HELP sprites_worker_connections Open worker-port connections of each worker.\n"
+             "# TYPE sprites_worker_connections gauge\n");
+  for (const auto& w : workers_) {
+    if (w->said_hello && w->reported) sample("sprites_worker_connections", w->pid, w->figures.connections);
+  }
+  out.append("# HELP sprites_worker_throws_total Requests to the throw endpoint each worker received.\n"
+             "# TYPE sprites_worker_throws_total counter\n");
+  for (const auto& w : workers_) {
+    if (w->said_hello && w->reported) sample("sprites_worker_throws_total", w->pid, w->figures.throws);
+  }
+  out.append("# HELP sprites_worker_ipc_queued_bytes Bytes each worker holds for the master, not yet written.\n"
+             "# TYPE sprites_worker_ipc_queued_bytes gauge\n");
+  for (const auto& w : workers_) {
+    if (w->said_hello && w->reported) sample("sprites_worker_ipc_queued_bytes", w->pid, w->figures.queued_bytes);
+  }
 }
 
 }  // namespace sprites::master

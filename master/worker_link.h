@@ -63,6 +63,10 @@ class WorkerLink {
   // Listens on a socket the supervisor made and keeps. 0, or a libuv error.
   int adopt(int fd);
   size_t workers_connected() const { return hello_count_; }
+  // Each connected worker's latest figures, as /metrics samples labelled
+  // worker="<pid>" (sprites_worker_connections, sprites_worker_throws_total,
+  // sprites_worker_ipc_queued_bytes).
+  void append_metrics(std::string& out) const;
   // Called with the new count each time a worker says hello or goes.
   void on_workers_changed(std::function<void(size_t)> f) { on_workers_changed_ = std::move(f); }
   // A throw whose thrower lives on another relay of the cluster: the
@@ -81,6 +85,8 @@ class WorkerLink {
     uint32_t pid = 0;
     uint64_t connected_at = 0;
     uint64_t serial = 0;  // names it in answers that come later
+    bool reported = false;      // has sent its figures at least once
+    ipc::FiguresMessage figures;  // the latest it sent (every second)
   };
   static void on_connection(uv_stream_t* server, int status);
   static void on_sweep(uv_timer_t* timer);

@@ -45,6 +45,12 @@ struct Worker {
         listener(loop, intake, Process::http_limits(options)),
         drain(make_timer(loop, this)) {
     intake.attach(listener);
+    link.set_figures([this] {
+      ipc::FiguresMessage f;
+      f.connections = static_cast<uint32_t>(listener.connection_count());
+      f.throws = intake.throws();
+      return f;
+    });
   }
 
   // The first stop signal: no new connections; throws in flight get their

@@ -131,16 +131,19 @@ bool MasterLink::forward(ipc::ThrowMessage message, Waiter waiter) {
   return true;
 }
 
-void MasterLink::count_rejected() {
-  ++unsent_rejections_;
+void MasterLink::count_rejected(RejectCode code) {
+  ++unsent_rejections_[static_cast<size_t>(code) < kRejectCodes ? static_cast<size_t>(code) : kRejectCodes - 1];
   if (connected()) send_rejections();
 }
 
 void MasterLink::send_rejections() {
-  while (unsent_rejections_ > 0) {
-    const auto count = static_cast<uint32_t>(std::min<uint64_t>(unsent_rejections_, ipc::kMaxRejectedPerFrame));
-    channel_->send(ipc::FrameType::Rejected, 0, ipc::encode(ipc::RejectedMessage{count}));
-    unsent_rejections_ -= count;
+  for (size_t i = 0; i < kRejectCodes; ++i) {
+    while (unsent_rejections_[i] > 0) {
+      const auto count = static_cast<uint32_t>(std::min<uint64_t>(unsent_rejections_[i], ipc::kMaxRejectedPerFrame));
+      channel_->send(ipc::FrameType::Rejected, 0,
+                     ipc::encode(ipc::RejectedMessage{static_cast<RejectCode>(i), count}));
+      unsent_rejections_[i] -= count;
+    }
   }
 }
 
@@ -236,6 +239,12 @@ void MasterLink::on_heartbeat(uv_timer_t* timer) {
     auto* self = static_cast<MasterLink*>(timer->data);
     if (!self->connected()) return;
     const uint64_t now = ipc::monotonic_ms();
+    if (self->figures_ && now - self->figures_sent_at_ >= 1000) {
+      self->figures_sent_at_ = now;
+      ipc::FiguresMessage figures = self->figures_();
+      figures.queued_bytes = self->channel_->queued_bytes();
+      self->channel_->send(ipc::FrameType::Figures, 0, ipc::encode(figures));
+    }
     if (self->ping_out_) {
       if (now - self->ping_sent_at_ >= self->config_.master_timeout_ms) {
         self->set_stalled(true, "no answer to a ping");

@@ -36,8 +36,10 @@
 // The peer must run as this worker's user (ipc/peer.h): the link checks the
 // listener's credentials before it sends its Hello, and refuses (and retries
 // later) otherwise. Throws that the worker itself answered with a 4xx are
-// reported as Rejected frames so that the master's `rejected` counter covers
-// both ports; while disconnected they are added up and sent on reconnect.
+// reported as Rejected frames by error code so that the master's `rejected`
+// counters cover both ports; while disconnected they are added up and sent on
+// reconnect. Every second the worker's own figures (connections, throws
+// received, bytes queued for the master) go to the master's /metrics.
 #pragma once
 
 #include <uv.h>
@@ -86,7 +88,10 @@ class MasterLink {
   // Forwards a throw; false (and nothing sent) when it cannot be: not
   // connected, the master stalled, or the in-flight bounds reached.
   bool forward(ipc::ThrowMessage message, Waiter waiter);
-  void count_rejected();
+  void count_rejected(RejectCode code);
+  // What the worker's figures are made of (connections, throws received);
+  // the link adds its own queue and sends them to the master every second.
+  void set_figures(std::function<ipc::FiguresMessage()> figures) { figures_ = std::move(figures); }
 
   // Answers everything in flight with 503 and closes the connection
   // gracefully (the loop runs on until it has closed). Destroying the link
@@ -138,7 +143,9 @@ class MasterLink {
   uint32_t ping_id_ = 0;
   bool ping_out_ = false;     // a Ping waits for its Pong
   uint64_t ping_sent_at_ = 0;
-  uint64_t unsent_rejections_ = 0;
+  uint64_t unsent_rejections_[kRejectCodes] = {};
+  std::function<ipc::FiguresMessage()> figures_;
+  uint64_t figures_sent_at_ = 0;
   uint64_t failures_logged_ = 0;
 };
 

@@ -27,15 +27,16 @@ std::optional<EarlyResponse> ThrowIntake::on_headers(HttpConnection&, const Http
                     {Route::NodeSprites, http::method_bit(Method::Post), true}},
                    req, max_body_bytes_, match);
   // A throw refused for its token or its size is a rejected throw (stats).
+  if (match.route == Route::NodeSprites && req.method == Method::Post) ++throws_;
   if (early && match.route == Route::NodeSprites && (early->status == 401 || early->status == 413)) {
-    link_.count_rejected();
+    link_.count_rejected(early->status == 401 ? RejectCode::Unauthorized : RejectCode::TooLarge);
   }
   return early;
 }
 
 void ThrowIntake::reject(HttpConnection& conn, uint32_t slot, uint16_t status, std::string_view code,
                          std::string_view message) {
-  link_.count_rejected();
+  link_.count_rejected(reject_code_of(code));
   conn.respond_error(slot, status, code, message);
 }
 
@@ -94,7 +95,7 @@ void ThrowIntake::on_close(HttpConnection&) {
 void ThrowIntake::on_refused(const HttpRequest* req, uint16_t status) {
   // A chunked throw body that outgrew the limit is a rejected throw too.
   if (req && status >= 400 && status < 500 && http::match_route(req->path()).route == Route::NodeSprites) {
-    link_.count_rejected();
+    link_.count_rejected(status == 413 ? RejectCode::TooLarge : RejectCode::Other);
   }
 }
 

@@ -26,6 +26,8 @@ class ThrowIntake : public http::HttpService {
 
   // The master's answer to a forwarded throw.
   void on_result(const MasterLink::Waiter& waiter, uint16_t status, std::string_view body);
+  // Requests to the throw endpoint so far, whatever their answer.
+  uint64_t throws() const { return throws_; }
 
  private:
   void reject(http::HttpConnection& conn, uint32_t slot, uint16_t status, std::string_view code,
@@ -34,6 +36,7 @@ class ThrowIntake : public http::HttpService {
   MasterLink& link_;
   http::HttpListener* listener_ = nullptr;
   uint32_t max_body_bytes_;
+  uint64_t throws_ = 0;
 };
 
 }  // namespace sprites::worker

@@ -142,8 +142,11 @@ void check_messages(std::string_view body) {
   RejectedMessage rejected;
   if (decode(body, rejected)) {
     CHECK(rejected.count >= 1 && rejected.count <= kMaxRejectedPerFrame);
+    CHECK(static_cast<size_t>(rejected.code) < sprites::kRejectCodes);
     CHECK(encode(rejected) == body);
   }
+  FiguresMessage figures;
+  if (decode(body, figures)) CHECK(encode(figures) == body);
   ThrowResultMessage result;
   if (decode(body, result)) {
     CHECK(inside(result.body, body));
@@ -205,7 +208,7 @@ void write_seeds(const std::string& dir) {
   write_seed(dir, "master-throw-results", s);
 
   s.clear();
-  append_frame(s, FrameType::Rejected, 0, encode(RejectedMessage{3}));
+  append_frame(s, FrameType::Rejected, 0, encode(RejectedMessage{sprites::RejectCode::InvalidJson, 3}));
   append_frame(s, FrameType::Throw, 0xffffffffu,
                encode(ThrowMessage{~0ull, Direction::Down, std::string(255, 'n'), std::string(300, 't'), true,
                                    std::string(256, 'i'), "{\"a\":[1,2,{\"b\":null}]}"}));

@@ -82,7 +82,7 @@ TEST_CASE("a worker whose body limit exceeds the master's is refused at its hell
 
 TEST_CASE("a Rejected count out of range disconnects the peer and does not reach the stats") {
   RelayProcess relay;
-  std::string bogus = ipc_frame(ipc::FrameType::Rejected, 0, std::string("\xff\xff\xff\xff", 4));
+  std::string bogus = ipc_frame(ipc::FrameType::Rejected, 0, std::string("\x00\xff\xff\xff\xff", 5));
   Drained d = send_and_drain(relay.ipc_path(), hello_frame() + bogus);
   CHECK(d.eof);
   CHECK(stats(relay.master_port())["sprites"]["rejected"] == 0);

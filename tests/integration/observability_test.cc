@@ -165,6 +165,62 @@ TEST_CASE("metrics have a histogram of acceptance to delivery and the build's ve
   CHECK(r.body.find("# TYPE sprites_build_info gauge\nsprites_build_info{version=\"0.") != std::string::npos);
 }
 
+TEST_CASE("metrics count rejected throws by code, from workers and master, and show each worker's figures") {
+  RelayProcess relay;  // two workers
+  std::uint16_t port = relay.master_port();
+  Node a = join(port, "g", "a");
+  const std::string path = "/v1/nodes/" + a.id + "/sprites";
+  // A connection each: an error answered before the body closes its connection.
+  check_error(Connection(relay.worker_port()).request("POST", path, {{"Authorization", "Bearer " + a.token}}, "not json"),
+              400, "invalid_json");
+  check_error(Connection(relay.worker_port()).request("POST", path, {}, R"({"direction":"up","sprite":{}})"), 401,
+              "unauthorized");
+  check_error(Connection(relay.worker_port())
+                  .request("POST", "/v1/nodes/nobody/sprites", {{"Authorization", "Bearer " + a.token}},
+                           R"({"direction":"up","sprite":{}})"),
+              404, "unknown_node");
+  REQUIRE_STATUS(throw_sprite(relay.worker_port(), a, "up", "{}"), 202);
+
+  // The workers' counts reach the master by IPC, the figures every second.
+  std::map<std::string, double> by_code;
+  std::map<std::string, double> throws_by_worker;
+  std::string body;
+  const bool seen = retry_until(
+      [&] {
+        body = Connection(port).request("GET", "/metrics").body;
+        by_code.clear();
+        throws_by_worker.clear();
+        std::istringstream lines(body);
+        for (std::string line; std::getline(lines, line);) {
+          const std::string code_prefix = "sprites_throws_rejected_total{code=\"";
+          if (line.rfind(code_prefix, 0) == 0) {
+            by_code[line.substr(code_prefix.size(), line.find('"', code_prefix.size()) - code_prefix.size())] =
+                std::stod(line.substr(line.rfind(' ') + 1));
+          }
+          const std::string worker_prefix = "sprites_worker_throws_total{worker=\"";
+          if (line.rfind(worker_prefix, 0) == 0) {
+            throws_by_worker[line.substr(worker_prefix.size(), line.find('"', worker_prefix.size()) -
+                                                                   worker_prefix.size())] =
+                std::stod(line.substr(line.rfind(' ') + 1));
+          }
+        }
+        double total = 0;
+        for (const auto& [worker, n] : throws_by_worker) total += n;
+        return by_code["invalid_json"] == 1 && by_code["unauthorized"] == 1 && by_code["unknown_node"] == 1 &&
+               throws_by_worker.size() == 2 && total == 4;
+      },
+      std::chrono::seconds(20));
+  INFO(body);
+  CHECK(seen);
+  CHECK(by_code.size() == 9);
+  CHECK(by_code["mailbox_full"] == 0);
+  CHECK(samples(body)["sprites_rejected_total"] == 3);  // the v1 name, the sum
+  std::vector<pid_t> workers = relay.processes_named("sprites-worker");
+  for (pid_t pid : workers) CHECK(throws_by_worker.count(std::to_string(pid)) == 1);
+  CHECK(body.find("# TYPE sprites_worker_connections gauge\n") != std::string::npos);
+  CHECK(body.find("# TYPE sprites_worker_ipc_queued_bytes gauge\n") != std::string::npos);
+}
+
 TEST_CASE("healthz answers ok on the master and the worker port") {
   RelayProcess relay;
   for (std::uint16_t port : {relay.master_port(), relay.worker_port()}) {

@@ -223,7 +223,7 @@ TEST_CASE("a length shorter than type and id is an error") {
 }
 
 TEST_CASE("an unknown frame type is an error before the id arrives") {
-  for (uint8_t type : {uint8_t{0}, uint8_t{7}, uint8_t{0xff}}) {
+  for (uint8_t type : {uint8_t{0}, uint8_t{8}, uint8_t{0xff}}) {
     const std::string h = header(kMinFrameLength, type, 0);
     FrameDecoder decoder;
     decoder.feed(h.data(), 5);

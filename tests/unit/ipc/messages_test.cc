@@ -15,6 +15,7 @@ using sprites::Direction;
 using sprites::kAllDirections;
 using sprites::ipc::decode;
 using sprites::ipc::encode;
+using sprites::ipc::FiguresMessage;
 using sprites::ipc::HelloMessage;
 using sprites::ipc::RejectedMessage;
 using sprites::ipc::ThrowMessage;
@@ -68,23 +69,43 @@ TEST_CASE("a Hello round-trips its pid, IPC version and body limit as little-end
   CHECK(trailing_byte_rejected<HelloMessage>(body));
 }
 
-TEST_CASE("a Rejected round-trips and is four little-endian bytes") {
-  const std::string body = encode(RejectedMessage{0x00010000u});
-  CHECK(body == std::string("\x00\x00\x01\x00", 4));
+TEST_CASE("a Rejected round-trips as its code byte and four little-endian bytes") {
+  const std::string body = encode(RejectedMessage{sprites::RejectCode::MailboxFull, 0x00010000u});
+  CHECK(body == std::string("\x07\x00\x00\x01\x00", 5));
   RejectedMessage out;
   REQUIRE(decode(body, out));
+  CHECK(out.code == sprites::RejectCode::MailboxFull);
   CHECK(out.count == sprites::ipc::kMaxRejectedPerFrame);
   CHECK(every_truncation_rejected<RejectedMessage>(body));
   CHECK(trailing_byte_rejected<RejectedMessage>(body));
 }
 
-TEST_CASE("a Rejected count of zero or over the per-frame bound is refused, not added up") {
+TEST_CASE("a Rejected count of zero or over the per-frame bound, or an unknown code, is refused, not added up") {
   for (uint32_t count : {0u, sprites::ipc::kMaxRejectedPerFrame + 1, 0xffffffffu}) {
-    RejectedMessage out{5};
+    RejectedMessage out{sprites::RejectCode::Other, 5};
     INFO(count);
-    CHECK_FALSE(decode(encode(RejectedMessage{count}), out));
+    CHECK_FALSE(decode(encode(RejectedMessage{sprites::RejectCode::RateLimited, count}), out));
     CHECK(out.count == 5);
   }
+  RejectedMessage out{sprites::RejectCode::Other, 5};
+  CHECK_FALSE(decode(std::string("\x09\x01\x00\x00\x00", 5), out));  // one past the last code
+  CHECK(out.count == 5);
+}
+
+TEST_CASE("a Figures round-trips its three figures and refuses a wrong length") {
+  FiguresMessage m;
+  m.connections = 70000;
+  m.throws = 1ull << 40;
+  m.queued_bytes = 8u << 20;
+  const std::string body = encode(m);
+  CHECK(body.size() == 20);
+  FiguresMessage out;
+  REQUIRE(decode(body, out));
+  CHECK(out.connections == 70000);
+  CHECK(out.throws == (1ull << 40));
+  CHECK(out.queued_bytes == (8u << 20));
+  CHECK(every_truncation_rejected<FiguresMessage>(body));
+  CHECK(trailing_byte_rejected<FiguresMessage>(body));
 }
 
 TEST_CASE("a ThrowResult round-trips with its status and body") {
