@@ -200,6 +200,12 @@ void write_seeds(const std::string& dir) {
   write_seed(dir, "worker-hello-then-throws", s);
 
   s.clear();
+  append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1234, kIpcVersion, 16384}));
+  append_frame(s, FrameType::Figures, 0, encode(FiguresMessage{19000, 123456789, 4096}));
+  append_frame(s, FrameType::Rejected, 0, encode(RejectedMessage{sprites::RejectCode::MailboxFull, 65536}));
+  write_seed(dir, "worker-figures-and-rejections", s);
+
+  s.clear();
   append_frame(s, FrameType::ThrowResult, 1, encode(ThrowResultMessage{202, R"({"to":{"node":"Zp81aa","name":"desktop"}})"}));
   append_frame(s, FrameType::ThrowResult, 2,
                encode(ThrowResultMessage{404, R"({"error":"unknown_node","message":"no node with this id"})"}));
@@ -234,7 +240,7 @@ void write_seeds(const std::string& dir) {
 
   s.clear();
   append_frame(s, FrameType::Hello, 0, encode(HelloMessage{1, kIpcVersion, 16384}));
-  s += std::string("\x09\x00\x00\x00\x07", 5);  // type 7: unknown
+  s += std::string("\x09\x00\x00\x00\x08", 5);  // type 8: unknown
   write_seed(dir, "bad-type", s);
 
   s.clear();
