@@ -85,7 +85,7 @@ void Coordinator::on_health(const char* what, const client::Endpoint& endpoint, 
   }
   facts_.pids.master = options_.master_pid;
   facts_.pids.workers = options_.worker_pids;
-  if (!facts_.pids.known()) facts_.pids = find_server_pids(options_.master.port());
+  if (!facts_.pids.known()) facts_.pids = find_server_pids(options_.master.port);
   facts_.before = sample_server(facts_.pids);
   spawn_children();
 }
