@@ -91,8 +91,9 @@ int check_swarm_targets(SwarmOptions& options);
 std::optional<uint64_t> parse_duration_ms(std::string_view text);
 
 // One plan per child: nodes, source address, join rate and load shares, and
-// the relay's address to connect to (each target's first address) beside
-// the host:port its Host header names.
+// the relay's address to connect to (each target's first address: after the
+// preflight, the one that answered) beside the host:port its Host header
+// names.
 std::vector<ChildPlan> make_plans(const SwarmOptions& options);
 
 }  // namespace sprites::swarm
