@@ -6,11 +6,14 @@
 //   sprites-cli leave --node ID --token T
 //
 // The master and worker addresses come from --master / --worker (env
-// SPRITES_MASTER / SPRITES_WORKER, defaults 127.0.0.1:8000 / 127.0.0.1:8001);
-// --node and --token also from SPRITES_NODE / SPRITES_TOKEN, which keeps the
-// token out of `ps`. Answers go to standard output as the relay sent them,
-// errors to standard error as one line; exit status 0 on success, 1 when the
-// relay refused or could not be reached, 2 on a usage error.
+// SPRITES_MASTER / SPRITES_WORKER, defaults 127.0.0.1:8000 / 127.0.0.1:8001)
+// as host:port, [v6]:port or http://host:port; names are resolved once before
+// the command runs. --node and --token also come from SPRITES_NODE /
+// SPRITES_TOKEN, which keeps the token out of `ps`. Answers go to standard
+// output as the relay sent them, errors to standard error as one line; exit
+// status 0 on success, 1 when the relay refused or could not be reached (a
+// name that does not resolve included), 2 on a usage error (an address that
+// is not one).
 //
 // It is built from the same parts as the swarm (HttpClient, NodeSession), so
 // the tool a person uses to poke the relay exercises the load generator's code.
@@ -19,8 +22,8 @@
 // poll of timeout 0 and exits 0, so the next listener does not see them again.
 //
 // In a cluster, `listen` and `leave` follow a 307 to the node's home relay
-// (any relay's master will do as --master); `throw` is accepted by any
-// relay's worker.
+// (any relay's master will do as --master), its location parsed and resolved
+// like --master; `throw` is accepted by any relay's worker.
 //
 // Events are printed one per line with the bytes the relay sent (numbers, key
 // order and escapes untouched), flushed at once, so
@@ -33,6 +36,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -45,6 +49,7 @@
 #include "client/http_client.h"
 #include "client/node_session.h"
 #include "client/protocol.h"
+#include "client/resolver.h"
 #include "common/direction.h"
 
 using namespace sprites;
@@ -124,7 +129,7 @@ class Command final : public SessionObserver {
     session_->adopt(args.node, args.token);
     session_->leave([this, args](Response&& r) {
       if (r.status == 204) return finish(0);
-      if (r.status == 307 && follow(r)) return leave(args);
+      if (r.status == 307) return follow(r, "leave", [this, args] { leave(args); });
       say_error("leave failed: " + describe(r));
       finish(1);
     });
@@ -173,11 +178,7 @@ class Command final : public SessionObserver {
         say_error("poll refused: " + describe(response));
         return finish(1);
       case PollStop::Moved:
-        if (!follow(response)) {
-          say_error("poll redirected, and not followed: " + describe(response));
-          return finish(1);
-        }
-        return session_->start_polling();
+        return follow(response, "poll", [this] { session_->start_polling(); });
       case PollStop::Failed:
         if (++poll_failures_ >= kMaxPollFailures) {
           say_error("poll failed " + std::to_string(poll_failures_) + " times in a row: " + describe(response));
@@ -191,15 +192,28 @@ class Command final : public SessionObserver {
 
  private:
   // A 307 in a cluster: the node's home is another relay. Its master takes
-  // over from now on (at most kMaxRedirects times in a row).
-  bool follow(const Response& response) {
+  // over from now on (at most kMaxRedirects times in a row), once its name
+  // resolved; then `resume` sends the request again. Else the command ends.
+  void follow(const Response& response, const char* what, std::function<void()> resume) {
     auto host_port = redirect_host_port(response);
     std::string error;
     auto home = host_port ? parse_endpoint(*host_port, &error) : std::nullopt;
-    if (!home || ++redirects_ > kMaxRedirects) return false;
-    master_ = HttpClient::create(loop_, HttpClientOptions{*home, std::nullopt, 2, 16u << 20});
-    session_->move_to(*master_, *worker_);
-    return true;
+    if (!home || ++redirects_ > kMaxRedirects) {
+      say_error(std::string(what) + " redirected, and not followed: " + describe(response) +
+                (error.empty() ? "" : " (" + error + ")"));
+      return finish(1);
+    }
+    resolve(loop_, std::move(*home),
+            [this, what, resume = std::move(resume)](std::optional<Endpoint> resolved, std::string why) {
+              if (done_) return;  // ended (a signal, the guard) while the name was resolved
+              if (!resolved) {
+                say_error(std::string(what) + " redirected, and not followed: " + why);
+                return finish(1);
+              }
+              master_ = HttpClient::create(loop_, HttpClientOptions{std::move(*resolved), std::nullopt, 2, 16u << 20});
+              session_->move_to(*master_, *worker_);
+              resume();
+            });
   }
 
   void arm_guard(const char* what) {
@@ -304,8 +318,12 @@ struct Subcommands {
 Subcommands declare(CLI::App& app, Args& args) {
   app.require_subcommand(1);
   app.fallthrough();
-  app.add_option("--master", args.master, "master address host:port")->envname("SPRITES_MASTER")->capture_default_str();
-  app.add_option("--worker", args.worker, "worker address host:port")->envname("SPRITES_WORKER")->capture_default_str();
+  app.add_option("--master", args.master, "master address: host:port, [IPv6]:port or http://host:port; names are resolved")
+      ->envname("SPRITES_MASTER")
+      ->capture_default_str();
+  app.add_option("--worker", args.worker, "worker address: host:port, [IPv6]:port or http://host:port; names are resolved")
+      ->envname("SPRITES_WORKER")
+      ->capture_default_str();
 
   Subcommands sub;
   sub.join = app.add_subcommand("join", "join a group; prints the 201 answer (node, token, neighbours) as one JSON line");
@@ -400,6 +418,13 @@ int main(int argc, char** argv) {
 
   ::signal(SIGPIPE, SIG_IGN);
   uv_loop_t* loop = uv_default_loop();
+  // Both names, once and at once, before anything is sent: a name that does
+  // not resolve is one error, like a relay that cannot be reached.
+  if (std::string why = resolve_before_run(loop, {&*master, &*worker}); !why.empty()) {
+    say_error(why);
+    uv_loop_close(loop);
+    return 1;
+  }
   int code = 1;
   {
     Command command(loop, *master, *worker);

@@ -92,7 +92,9 @@ void HttpClient::send(Request request, ResponseHandler on_response) {
 // ---- connecting -------------------------------------------------------------
 
 int HttpClient::open_socket() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int family = address().family();
+  if (options_.source && family != AF_INET) return UV_EAFNOSUPPORT;  // an IPv4 source for an IPv6 server
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -119,11 +121,15 @@ void HttpClient::connect() {
   ++connects_;
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
+  if (!options_.server.resolved()) {
+    // A caller that skipped client/resolver.h: fail the queue, do not guess.
+    begin_close("connect to " + options_.server.text + ": the name was not resolved");
+    return;
+  }
   int rc = open_socket();  // TCP_NODELAY is set there
   if (rc == 0) {
     auto* req = new uv_connect_t;
-    rc = uv_tcp_connect(req, &tcp_, reinterpret_cast<const sockaddr*>(&options_.server.address),
-                        &HttpClient::on_connect);
+    rc = uv_tcp_connect(req, &tcp_, &address().any, &HttpClient::on_connect);
     if (rc != 0) delete req;
   }
   // Reading starts with the connect, so one epoll_ctl registers both
@@ -139,11 +145,33 @@ void HttpClient::connect() {
   }
   if (rc != 0) {
     // Failed before anything was in flight: the close callback (next loop
-    // turn) fails the queue, so send() never calls a handler itself.
-    begin_close("connect to " + options_.server.text + ": " + uv_strerror(rc));
+    // turn) tries the next address or fails the queue, so send() never calls
+    // a handler itself.
+    connect_failed(rc);
     return;
   }
   state_ = State::Connecting;
+}
+
+// The connect to address_ failed: fall through to the next address not yet
+// tried in this connect, or fail the queue once every address failed. The
+// message names the addresses only for a name (a literal is its address).
+void HttpClient::connect_failed(int status) {
+  const Endpoint& server = options_.server;
+  if (!connect_failures_.empty()) connect_failures_.append("; ");
+  if (server.is_name()) connect_failures_.append(address_text(address())).append(": ");
+  connect_failures_.append(uv_strerror(status));
+  const auto count = static_cast<uint32_t>(server.addresses.size());
+  if (++tried_ < count) {
+    address_ = (address_ + 1) % count;
+    next_address_ = true;
+    begin_close({});
+    return;
+  }
+  std::string reason = "connect to " + server.text + ": " + std::exchange(connect_failures_, std::string());
+  tried_ = 0;
+  address_ = preferred_;
+  begin_close(std::move(reason));
 }
 
 void HttpClient::on_connect(uv_connect_t* req, int status) {
@@ -155,11 +183,14 @@ void HttpClient::on_connect(uv_connect_t* req, int status) {
 
 void HttpClient::connected(int status) {
   if (status != 0) {
-    begin_close("connect to " + options_.server.text + ": " + uv_strerror(status));
+    connect_failed(status);
     return;
   }
   state_ = State::Open;
   ever_connected_ = true;
+  preferred_ = address_;
+  tried_ = 0;
+  connect_failures_.clear();
   flush();
 }
 
@@ -341,6 +372,13 @@ void HttpClient::on_closed(uv_handle_t* handle) {
 }
 
 void HttpClient::closed() {
+  if (std::exchange(next_address_, false)) {
+    // A connect failed with addresses left to try: nothing was written, the
+    // queue waits for the next one.
+    close_reason_.clear();
+    if (!released_) flush();
+    return;
+  }
   // Requests on the wire got no answer. If the socket never connected, every
   // queued request fails (reconnecting at once would spin on a dead server).
   std::vector<Pending> failed;

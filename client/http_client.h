@@ -12,6 +12,14 @@
 // IP_BIND_ADDRESS_NO_PORT, so the port is picked at connect time per 4-tuple
 // instead of at bind time per address.
 //
+// Addresses: the server's endpoint comes resolved (client/resolver.h) and may
+// have several addresses (a name with IPv4 and IPv6 ones). A connect starts
+// at the address that connected last (the first, at first); one that fails
+// falls through to the next, and only when every address failed is the queue
+// failed, with each address's reason. The source address is IPv4 and binds
+// only sockets to IPv4 addresses (the caller sees to it: the swarm refuses an
+// IPv6 target with source addresses).
+//
 // Failure: a request that got no answer (refused, reset, closed before its
 // answer, an unparseable response) is answered with status 0 and a reason. A
 // request not yet written when the connection went away is sent on the next
@@ -53,7 +61,7 @@ namespace sprites::client {
 
 struct HttpClientOptions {
   Endpoint server;
-  std::optional<sockaddr_in> source;  // bind the client side to this address (port 0)
+  std::optional<sockaddr_in> source;  // bind the client side to this address (port 0); IPv4 targets only
   uint32_t max_in_flight = 1;         // requests written and not yet answered
   uint32_t max_response_bytes = 16u << 20;
 };
@@ -75,9 +83,13 @@ class HttpClient final : public Transport {
   // Requests queued or in flight.
   size_t pending() const { return queue_.size(); }
   bool connected() const { return state_ == State::Open; }
-  // TCP connections opened so far (the first one included).
+  // TCP connects attempted so far (the first one included; one per address
+  // tried when an address falls through to the next).
   uint32_t connects() const { return connects_; }
   const Endpoint& server() const { return options_.server; }
+  // The server address of the connection open now, or of the last one that
+  // was open (the first address before any was); the endpoint is resolved.
+  const Address& address() const { return options_.server.addresses[address_]; }
 
  private:
   enum class State : uint8_t { Idle, Connecting, Open, Closing };
@@ -97,6 +109,7 @@ class HttpClient final : public Transport {
 
   void release();
   void connect();
+  void connect_failed(int status);
   int open_socket();
   void flush();
   void begin_close(std::string reason);
@@ -130,6 +143,11 @@ class HttpClient final : public Transport {
   uint32_t in_callback_ = 0;   // handlers on the stack: defer the free
   uint32_t written_ = 0;       // queue_[0, written_) are on the wire
   uint32_t connects_ = 0;
+  uint32_t address_ = 0;       // index into options_.server.addresses: tried now, or open
+  uint32_t preferred_ = 0;     // the address that connected last: each connect starts there
+  uint32_t tried_ = 0;         // addresses that failed in this connect
+  bool next_address_ = false;  // the close under way falls through to address_
+  std::string connect_failures_;  // each failed address's reason, for the message when all failed
   std::vector<Pending> queue_;
   std::vector<Completed> completed_;  // parsed in one read, delivered after it
   std::string body_;                  // the response being received

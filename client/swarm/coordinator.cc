@@ -55,28 +55,35 @@ void Coordinator::problem(const std::string& text) {
   std::fprintf(stderr, "sprites-swarm: %s\n", text.c_str());
 }
 
-// ---- preflight: the relay answers on both ports ------------------------------
+// ---- preflight: every relay answers on both ports -----------------------------
 
 void Coordinator::preflight() {
-  master_probe_ = client::HttpClient::create(loop_, client::HttpClientOptions{options_.master, std::nullopt, 1, 1u << 20});
-  worker_probe_ = client::HttpClient::create(loop_, client::HttpClientOptions{options_.worker, std::nullopt, 1, 1u << 20});
-  master_probe_->send(client::Request{"GET", "/healthz", {}, {}}, [this](client::Response&& r) {
-    on_health("master", options_.master, std::move(r));
-  });
-  worker_probe_->send(client::Request{"GET", "/healthz", {}, {}}, [this](client::Response&& r) {
-    on_health("worker", options_.worker, std::move(r));
-  });
+  for (auto [what, list] : {std::pair{"master", &options_.masters}, std::pair{"worker", &options_.workers}}) {
+    for (client::Endpoint& target : *list) {
+      probes_.push_back(Probe{what, &target,
+                              client::HttpClient::create(loop_, client::HttpClientOptions{target, std::nullopt, 1, 1u << 20})});
+    }
+  }
+  for (size_t i = 0; i < probes_.size(); ++i) {
+    probes_[i].client->send(client::Request{"GET", "/healthz", {}, {}},
+                            [this, i](client::Response&& r) { on_health(i, std::move(r)); });
+  }
 }
 
-void Coordinator::on_health(const char* what, const client::Endpoint& endpoint, client::Response&& response) {
+void Coordinator::on_health(size_t probe, client::Response&& response) {
+  Probe& p = probes_[probe];
   if (response.status != 200) {
     health_ok_ = false;
-    std::fprintf(stderr, "sprites-swarm: the %s at %s is not serving: %s\n", what, endpoint.text.c_str(),
+    std::fprintf(stderr, "sprites-swarm: the %s at %s is not serving: %s\n", p.what, p.target->text.c_str(),
                  client::describe(response).c_str());
+  } else {
+    // The children connect where the probe did (make_plans takes the first).
+    p.target->addresses = {p.client->address()};
   }
-  if (++health_answers_ < 2) return;
-  master_probe_.reset();  // allowed from inside their own handlers
-  worker_probe_.reset();
+  if (++health_answers_ < probes_.size()) return;
+  probes_.clear();  // allowed from inside their own handlers
+  options_.master = options_.masters[0];
+  options_.worker = options_.workers[0];
   if (!health_ok_ || interrupts_ > 0) {
     exit_code_ = 3;
     phase_ = Phase::Done;
@@ -85,7 +92,7 @@ void Coordinator::on_health(const char* what, const client::Endpoint& endpoint, 
   }
   facts_.pids.master = options_.master_pid;
   facts_.pids.workers = options_.worker_pids;
-  if (!facts_.pids.known()) facts_.pids = find_server_pids(options_.master.port());
+  if (!facts_.pids.known()) facts_.pids = find_server_pids(options_.master.port);
   facts_.before = sample_server(facts_.pids);
   spawn_children();
 }

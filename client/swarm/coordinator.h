@@ -1,6 +1,9 @@
-// Coordinator: the parent process of sprites-swarm. It checks that the relay
-// answers, spawns the children (this same program with --child), hands each
-// its plan, and runs the run's phases:
+// Coordinator: the parent process of sprites-swarm. It checks that every
+// relay answers on both ports (one GET /healthz per --master and --worker
+// address) and keeps, of each target's resolved addresses, the one that
+// answered, so a child's thousands of connections never try an address that
+// refuses; then it spawns the children (this same program with --child),
+// hands each its plan, and runs the run's phases:
 //
 //   joining   children join their nodes; each says `joined`
 //   throwing  `go` with a common start time a few ms ahead; warmup, then the
@@ -93,7 +96,7 @@ class Coordinator {
   };
 
   void preflight();
-  void on_health(const char* what, const client::Endpoint& endpoint, client::Response&& response);
+  void on_health(size_t probe, client::Response&& response);
   void spawn_children();
   bool spawn(Child& child, const std::string& exe);
   void on_line(Child& child, std::string_view line);
@@ -121,9 +124,14 @@ class Coordinator {
   SwarmOptions options_;
   Phase phase_ = Phase::Preflight;
   std::vector<std::unique_ptr<Child>> children_;
-  client::HttpClient::Ptr master_probe_;
-  client::HttpClient::Ptr worker_probe_;
-  int health_answers_ = 0;
+  // The preflight: one GET /healthz per target.
+  struct Probe {
+    const char* what;           // "master", "worker"
+    client::Endpoint* target;   // in options_.masters or options_.workers
+    client::HttpClient::Ptr client;
+  };
+  std::vector<Probe> probes_;
+  size_t health_answers_ = 0;
   bool health_ok_ = true;
   uv_timer_t progress_timer_{};
   uv_timer_t window_timer_{};

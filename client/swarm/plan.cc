@@ -15,6 +15,7 @@ std::string_view load_mode_name(LoadMode mode) {
 nlohmann::json to_json(const ChildPlan& p) {
   return {{"index", p.index},           {"procs", p.procs},
           {"master", p.master},         {"worker", p.worker},
+          {"master_host", p.master_host}, {"worker_host", p.worker_host},
           {"source", p.source},         {"first_node", p.first_node},
           {"nodes", p.nodes},           {"groups", p.groups},
           {"group_prefix", p.group_prefix}, {"join_rate", p.join_rate},
@@ -32,6 +33,8 @@ std::optional<ChildPlan> plan_from_json(const nlohmann::json& v) {
     p.procs = v.at("procs").get<uint32_t>();
     p.master = v.at("master").get<std::string>();
     p.worker = v.at("worker").get<std::string>();
+    p.master_host = v.at("master_host").get<std::string>();
+    p.worker_host = v.at("worker_host").get<std::string>();
     p.source = v.at("source").get<std::string>();
     p.first_node = v.at("first_node").get<uint64_t>();
     p.nodes = v.at("nodes").get<uint64_t>();

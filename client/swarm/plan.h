@@ -28,8 +28,10 @@ std::string_view load_mode_name(LoadMode mode);
 struct ChildPlan {
   uint32_t index = 0;   // this child: 0..procs-1, also the sender part of sprite ids
   uint32_t procs = 1;
-  std::string master;   // "127.0.0.1:8000"
+  std::string master;   // the address to connect to: "127.0.0.1:8000", "[::1]:8000"
   std::string worker;
+  std::string master_host;  // the Host header: "localhost:8000" (the address when given as one)
+  std::string worker_host;
   std::string source;   // the client side of every socket binds here ("" = do not bind)
   uint64_t first_node = 0;  // global index of this child's first node
   uint64_t nodes = 0;

@@ -80,9 +80,14 @@ void SwarmChild::on_input_closed() {
 void SwarmChild::begin(const ChildPlan& plan) {
   plan_ = plan;
   std::string error;
+  // The parent resolved the names: the plan holds addresses, and the names
+  // only for the Host header.
   auto master = client::parse_endpoint(plan.master, &error);
   auto worker = client::parse_endpoint(plan.worker, &error);
   if (!master || !worker) return fatal("bad address in the plan: " + error);
+  if (!master->resolved() || !worker->resolved()) return fatal("a name in the plan where an address belongs");
+  if (!plan.master_host.empty()) master->text = plan.master_host;
+  if (!plan.worker_host.empty()) worker->text = plan.worker_host;
   FleetConfig config;
   config.master = *master;
   config.worker = *worker;

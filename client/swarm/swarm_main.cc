@@ -2,10 +2,20 @@
 // parent (Coordinator: spawns the children, merges their reports) or, with the
 // internal --child flag, one child (SwarmChild: its share of the nodes, plan
 // on standard input). See coordinator.h and swarm_child.h.
+//
+// The parent resolves the names in --master and --worker once, before the
+// run: a name that does not resolve ends it like a relay that is not there
+// (exit 3), an address that is not loopback is a usage error (exit 2). The
+// children get addresses, never names.
 #include <sys/prctl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "client/resolver.h"
 #include "client/swarm/coordinator.h"
 #include "client/swarm/swarm_child.h"
 #include "client/swarm/swarm_options.h"
@@ -27,6 +37,19 @@ int main(int argc, char** argv) {
     code = child.run();
   } else {
     log::init("swarm", log::Level::Warn);
+    std::vector<client::Endpoint*> targets;
+    for (auto* list : {&options.masters, &options.workers}) {
+      for (client::Endpoint& e : *list) targets.push_back(&e);
+    }
+    if (std::string why = client::resolve_before_run(loop, targets); !why.empty()) {
+      std::fprintf(stderr, "sprites-swarm: %s\n", why.c_str());
+      uv_loop_close(loop);
+      return 3;
+    }
+    if (int rc = swarm::check_swarm_targets(options); rc >= 0) {
+      uv_loop_close(loop);
+      return rc;
+    }
     swarm::Coordinator coordinator(loop, std::move(options));
     code = coordinator.run();
   }

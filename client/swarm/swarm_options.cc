@@ -71,8 +71,8 @@ struct Flags {
 };
 
 void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
-  app.add_option("--master", f.master, "master address host:port (loopback); a cluster: one per relay, comma-separated")->envname("SPRITES_MASTER")->capture_default_str();
-  app.add_option("--worker", f.worker, "worker address host:port (loopback); a cluster: one per relay, in --master's order")->envname("SPRITES_WORKER")->capture_default_str();
+  app.add_option("--master", f.master, "master address host:port, [IPv6]:port or http://host:port, loopback only (names are resolved); a cluster: one per relay, comma-separated")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--worker", f.worker, "worker address, as --master; a cluster: one per relay, in --master's order")->envname("SPRITES_WORKER")->capture_default_str();
   app.add_option("--nodes", out.nodes, "long-poll nodes to hold")->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))->capture_default_str();
   app.add_option("--groups", out.groups, "groups the nodes are spread over")->check(CLI::Range(1u, 1000000u))->capture_default_str();
   app.add_option("--join-rate", out.join_rate, "joins per second, all processes together")->check(CLI::Range(0.1, 1e7))->capture_default_str();
@@ -86,7 +86,7 @@ void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
   app.add_option("--warmup", f.warmup, "load before the measured window, left out of the figures")->capture_default_str();
   app.add_option("--drain", f.drain, "longest wait for outstanding events after the window")->capture_default_str();
   app.add_option("--procs", f.procs, "child processes: auto = ceil(nodes/8000), at least one per CPU; or a number")->capture_default_str();
-  app.add_option("--source-base", f.source_base, "first source address of the children's sockets (127.x.y.z), or none")->capture_default_str();
+  app.add_option("--source-base", f.source_base, "first source address of the children's sockets (127.x.y.z), or none (needed for an IPv6 relay)")->capture_default_str();
   app.add_option("--poll-timeout-ms", out.poll_timeout_ms, "timeout_ms of each poll (0: the server's default)");
   app.add_option("--group-prefix", out.group_prefix, "group names are prefix + number (default: unique per run)");
   app.add_option("--seed", f.seed, "random seed (default: from the clock)");
@@ -107,14 +107,43 @@ Problem parse_endpoint_list(const std::string& text, const char* flag, std::vect
     std::string error;
     auto e = client::parse_endpoint(std::string_view(text).substr(start, comma - start), &error);
     if (!e) return std::string(flag) + ": " + error;
-    if (!e->is_loopback()) {
-      return "--master and --worker must be loopback addresses (127.0.0.0/8): the swarm never targets another machine";
-    }
     out.push_back(*e);
     if (comma == std::string::npos) return {};
     start = comma + 1;
   }
 }
+
+// One target once resolved (a name not yet resolved passes: main() checks it
+// again after resolving): every address loopback; only IPv4 ones with source
+// addresses.
+Problem check_target(client::Endpoint& e, bool ipv4_source) {
+  if (!e.resolved()) return {};
+  for (const client::Address& a : e.addresses) {
+    if (a.is_loopback()) continue;
+    std::string where = e.is_name() ? e.text + " resolves to " + client::address_text(a) : e.text + " is not";
+    return "--master and --worker must be loopback addresses (127.0.0.0/8, ::1): " + where +
+           "; the swarm never targets another machine";
+  }
+  if (!ipv4_source) return {};
+  std::erase_if(e.addresses, [](const client::Address& a) { return a.family() != AF_INET; });
+  if (e.addresses.empty()) {
+    return e.text + " is IPv6 and the source addresses (--source-base) are IPv4: give --source-base none";
+  }
+  return {};
+}
+
+Problem check_targets(SwarmOptions& out) {
+  for (auto* list : {&out.masters, &out.workers}) {
+    for (client::Endpoint& e : *list) {
+      if (Problem why = check_target(e, out.source_base.has_value()); !why.empty()) return why;
+    }
+  }
+  out.master = out.masters[0];
+  out.worker = out.workers[0];
+  return {};
+}
+
+Problem check_literal_targets(const Flags&, SwarmOptions& out) { return check_targets(out); }
 
 Problem resolve_endpoints(const Flags& f, SwarmOptions& out) {
   out.masters.clear();
@@ -242,9 +271,14 @@ int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
   // In this order: the process count needs the nodes and load, the source
   // addresses need the process count.
   for (auto step : {resolve_endpoints, resolve_load, resolve_windows, resolve_procs, resolve_source_base,
-                    resolve_identity}) {
+                    check_literal_targets, resolve_identity}) {
     if (Problem why = step(flags, out); !why.empty()) return usage_error(why);
   }
+  return -1;
+}
+
+int check_swarm_targets(SwarmOptions& options) {
+  if (Problem why = check_targets(options); !why.empty()) return usage_error(why);
   return -1;
 }
 
@@ -255,8 +289,12 @@ std::vector<ChildPlan> make_plans(const SwarmOptions& o) {
     ChildPlan p;
     p.index = i;
     p.procs = o.procs;
-    p.master = o.masters.empty() ? o.master.text : o.masters[i % o.masters.size()].text;
-    p.worker = o.workers.empty() ? o.worker.text : o.workers[i % o.workers.size()].text;
+    const client::Endpoint& master = o.masters.empty() ? o.master : o.masters[i % o.masters.size()];
+    const client::Endpoint& worker = o.workers.empty() ? o.worker : o.workers[i % o.workers.size()];
+    p.master = master.resolved() ? client::address_text(master.addresses[0]) : master.text;
+    p.worker = worker.resolved() ? client::address_text(worker.addresses[0]) : worker.text;
+    p.master_host = master.text;
+    p.worker_host = worker.text;
     if (o.source_base) {
       sockaddr_in a = *o.source_base;
       a.sin_addr.s_addr = htonl(ntohl(a.sin_addr.s_addr) + i);

@@ -2,9 +2,17 @@
 // work over the child processes (make_plans).
 //
 // Every option is a flag; --master and --worker also read SPRITES_MASTER /
-// SPRITES_WORKER like sprites-cli. Durations take a unit ("500ms", "5s",
-// "2m"; a bare number is seconds). Only loopback targets are accepted: the
-// swarm opens thousands of sockets and must never aim them at another machine.
+// SPRITES_WORKER like sprites-cli, and take the same forms (host:port,
+// [v6]:port, http://host:port). Durations take a unit ("500ms", "5s", "2m"; a
+// bare number is seconds). Only loopback targets are accepted: the swarm opens
+// thousands of sockets and must never aim them at another machine.
+//
+// Targets are checked twice (check_targets): while parsing, for literals, and
+// once main() resolved the names, for every address a name resolved to. Every
+// address must be loopback (127.0.0.0/8, ::1). The source addresses are IPv4,
+// so with them a target keeps only its IPv4 addresses (`localhost` is often
+// ::1 first), and one that has none (`[::1]:8000`) is a usage error that
+// points at `--source-base none`.
 //
 // Split: a process may hold at most RLIMIT_NOFILE sockets (here a hard limit
 // of 20000 that cannot be raised) and each node costs two (its poll connection
@@ -74,10 +82,18 @@ struct SwarmOptions {
 // usage error, with the reason printed).
 int parse_swarm_options(int argc, char** argv, SwarmOptions& out);
 
+// After the names were resolved: every target loopback, and IPv4 when there
+// are source addresses (see above). Returns -1 to go on, or 2 with the reason
+// printed.
+int check_swarm_targets(SwarmOptions& options);
+
 // "500ms", "5s", "1.5s", "2m", "10" (seconds) -> milliseconds.
 std::optional<uint64_t> parse_duration_ms(std::string_view text);
 
-// One plan per child: nodes, source address, join rate and load shares.
+// One plan per child: nodes, source address, join rate and load shares, and
+// the relay's address to connect to (each target's first address: after the
+// preflight, the one that answered) beside the host:port its Host header
+// names.
 std::vector<ChildPlan> make_plans(const SwarmOptions& options);
 
 }  // namespace sprites::swarm

@@ -308,6 +308,46 @@ TEST_CASE("sprites-cli follows a 307 to the node's home to listen and to leave",
   check_error(poll(b->master_port(), listener_node, 0, 0), 404, "unknown_node");
 }
 
+TEST_CASE("sprites-cli follows a 307 to a home on ::1, whose public URL is http://[::1]:port", "[cluster]") {
+  NatsServer nats;
+  auto a = clustered_relay(nats, "ra");
+  auto b = clustered_relay(nats, "rb", {"--host", "::1"});
+  REQUIRE(b->host() == "[::1]");
+  wait_for_cluster({a.get()}, {"ra", "rb"});  // b is not on 127.0.0.1, where the test's client looks
+  const std::string at_a = "127.0.0.1:" + std::to_string(a->master_port());
+  const std::string at_b = "[::1]:" + std::to_string(b->master_port());
+  auto cli = [](const std::string& master, std::vector<std::string> args) {
+    std::vector<std::string> argv = {SPRITES_CLI, "--master", master};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  auto joined = [](const Program::Finished& run) {
+    INFO("stderr: " << run.err);
+    REQUIRE(run.code == 0);
+    return Json::parse(run.out);
+  };
+  Json thrower = joined(run_program(cli(at_b, {"join", "--group", "g6", "--name", "thrower"})));
+  Json listener_node = joined(run_program(cli(at_b, {"join", "--group", "g6", "--name", "listener"})));
+  Node from{thrower["node"].get<std::string>(), thrower["token"].get<std::string>(), "thrower", "g6", thrower};
+  // Pointed at relay a, the listener is sent to b's IPv6 URL.
+  Program listener(cli(at_a, {"listen", "--node", listener_node["node"].get<std::string>(), "--count", "1"}),
+                   {{"SPRITES_TOKEN", listener_node["token"].get<std::string>()}});
+  REQUIRE_STATUS(throw_sprite(a->worker_port(), from, "right", R"({"via":"a"})", "s-6"), 202);
+  Program::Finished heard = listener.finish();
+  INFO("stderr: " << heard.err);
+  REQUIRE(heard.exited);
+  CHECK(heard.code == 0);
+  CHECK(Json::parse(heard.out)["id"] == "s-6");
+  Program::Finished left = run_program(cli(at_a, {"leave", "--node", listener_node["node"].get<std::string>()}),
+                                       {{"SPRITES_TOKEN", listener_node["token"].get<std::string>()}});
+  INFO("stderr: " << left.err);
+  CHECK(left.code == 0);
+  Program::Finished gone = run_program(cli(at_b, {"leave", "--node", listener_node["node"].get<std::string>()}),
+                                       {{"SPRITES_TOKEN", listener_node["token"].get<std::string>()}});
+  CHECK(gone.code == 1);
+  CHECK(gone.err.find("404 unknown_node") != std::string::npos);
+}
+
 TEST_CASE("a throw whose thrower's home does not answer is 503 relay_unavailable, before the home is declared gone",
           "[cluster]") {
   NatsServer nats;

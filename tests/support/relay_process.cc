@@ -62,8 +62,9 @@ RelayProcess::RelayProcess(RelayOptions options) {
   spec.stderr_path = options.stderr_path;
   child_ = std::make_unique<ChildProcess>(spec);
 
+  // On 127.0.0.1, or on ::1 for a test that passes --host ::1.
   static const std::regex kReady(
-      R"(ready master=127\.0\.0\.1:([0-9]{1,5}) worker=127\.0\.0\.1:([0-9]{1,5}) workers=([0-9]+)( relay=([a-z0-9]{1,16}))?( admin=\S+)?)");
+      R"(ready master=(127\.0\.0\.1|\[::1\]):([0-9]{1,5}) worker=\1:([0-9]{1,5}) workers=([0-9]+)( relay=([a-z0-9]{1,16}))?( admin=\S+)?)");
   auto deadline = Clock::now() + kReadyGuard;
   for (;;) {
     bool timed_out = false;
@@ -85,10 +86,11 @@ RelayProcess::RelayProcess(RelayOptions options) {
     INFO("ready line: '" << *line << "'");
     REQUIRE(std::regex_match(*line, m, kReady));
     ready_line_ = *line;
-    master_port_ = static_cast<std::uint16_t>(std::stoul(m[1].str()));
-    worker_port_ = static_cast<std::uint16_t>(std::stoul(m[2].str()));
-    workers_ = std::stoi(m[3].str());
-    relay_id_ = m[5].str();
+    host_ = m[1].str();
+    master_port_ = static_cast<std::uint16_t>(std::stoul(m[2].str()));
+    worker_port_ = static_cast<std::uint16_t>(std::stoul(m[3].str()));
+    workers_ = std::stoi(m[4].str());
+    relay_id_ = m[6].str();
     REQUIRE(master_port_ != 0);
     REQUIRE(worker_port_ != 0);
     REQUIRE(master_port_ != worker_port_);

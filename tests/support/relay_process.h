@@ -64,6 +64,9 @@ class RelayProcess {
   RelayProcess(const RelayProcess&) = delete;
   RelayProcess& operator=(const RelayProcess&) = delete;
 
+  // Where both ports listen, as a URL writes it: "127.0.0.1", or "[::1]" for
+  // a relay started with --host ::1.
+  const std::string& host() const { return host_; }
   std::uint16_t master_port() const { return master_port_; }
   std::uint16_t worker_port() const { return worker_port_; }
   int workers() const { return workers_; }
@@ -90,6 +93,7 @@ class RelayProcess {
 
  private:
   std::unique_ptr<ChildProcess> child_;
+  std::string host_;
   std::uint16_t master_port_ = 0;
   std::uint16_t worker_port_ = 0;
   int workers_ = 0;

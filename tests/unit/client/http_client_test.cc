@@ -8,6 +8,8 @@
 
 #include <arpa/inet.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <functional>
@@ -42,8 +44,9 @@ class EchoService final : public http::HttpService {
     sockaddr_storage peer{};
     int len = sizeof peer;
     uv_tcp_getpeername(conn.handle(), reinterpret_cast<sockaddr*>(&peer), &len);
-    char text[INET_ADDRSTRLEN] = {};
-    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&peer), text, sizeof text);
+    char text[INET6_ADDRSTRLEN] = {};
+    if (peer.ss_family == AF_INET6) uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&peer), text, sizeof text);
+    else uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&peer), text, sizeof text);
     peers.emplace_back(text);
     if (req.path() == "/drop") {
       conn.close();
@@ -66,10 +69,10 @@ struct Harness {
   uv_timer_t watchdog{};
   bool timed_out = false;
 
-  Harness() {
+  explicit Harness(const char* host = "127.0.0.1") {
     REQUIRE(uv_loop_init(&loop) == 0);
     listener = std::make_unique<http::HttpListener>(&loop, service, http::HttpLimits{});
-    REQUIRE(listener->bind("127.0.0.1", 0, false) == 0);
+    REQUIRE(listener->bind(host, 0, false) == 0);
     uv_timer_init(&loop, &watchdog);
     watchdog.data = this;
     uv_timer_start(&watchdog, [](uv_timer_t* t) {
@@ -84,6 +87,19 @@ struct Harness {
     std::string error;
     o.server = *client::parse_endpoint("127.0.0.1:" + std::to_string(port), &error);
     o.max_in_flight = in_flight;
+    return o;
+  }
+
+  // Options for the name "localhost" that resolved to `addresses`, in order.
+  HttpClientOptions named(std::vector<uint16_t> ports) {
+    HttpClientOptions o;
+    o.server.host = "localhost";
+    o.server.port = ports.back();
+    o.server.text = "localhost:" + std::to_string(ports.back());
+    for (uint16_t p : ports) {
+      std::string error;
+      o.server.addresses.push_back(client::parse_endpoint("127.0.0.1:" + std::to_string(p), &error)->addresses[0]);
+    }
     return o;
   }
 
@@ -104,6 +120,25 @@ struct Harness {
 };
 
 Request get(std::string target) { return Request{"GET", std::move(target), {}, {}}; }
+
+// A loopback port bound and not listening: a connect to it is refused for as
+// long as the socket is open (nobody else can take the port meanwhile).
+struct RefusingPort {
+  int fd = -1;
+  uint16_t port = 0;
+  RefusingPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~RefusingPort() { ::close(fd); }
+};
 
 }  // namespace
 
@@ -252,4 +287,99 @@ TEST_CASE("the client side can be bound to another loopback address", "[client][
   h.run();
   REQUIRE(h.service.peers.size() == 1);
   CHECK(h.service.peers[0] == "127.0.0.2");
+}
+
+TEST_CASE("a connect refused at a name's first address falls through to the next, which later connects start at",
+          "[client][http]") {
+  Harness h;
+  RefusingPort refusing;
+  HttpClient::Ptr c = HttpClient::create(&h.loop, h.named({refusing.port, h.listener->port()}));
+  std::vector<int> statuses;
+  c->send(get("/drop"), [&](Response&& r) {
+    statuses.push_back(r.status);  // 0: dropped by the server, after the connect fell through
+    CHECK(c->connects() == 2);
+    CHECK(client::address_text(c->address()) == "127.0.0.1:" + std::to_string(h.listener->port()));
+    c->send(get("/after"), [&](Response&& r2) {
+      statuses.push_back(r2.status);
+      CHECK(c->connects() == 3);  // straight to the address that answered
+      c.reset();
+      h.done();
+    });
+  });
+  h.run();
+  CHECK(statuses == std::vector<int>{0, 200});
+}
+
+TEST_CASE("when every address of a name refuses, each queued request fails once with every address's reason",
+          "[client][http]") {
+  Harness h;
+  RefusingPort first;
+  RefusingPort second;
+  HttpClient::Ptr c = HttpClient::create(&h.loop, h.named({first.port, second.port}));
+  int failed = 0;
+  for (int i = 0; i < 2; ++i) {
+    c->send(get("/x"), [&](Response&& r) {
+      CHECK(r.status == 0);
+      CHECK(r.failure == "connect to localhost:" + std::to_string(second.port) + ": 127.0.0.1:" +
+                             std::to_string(first.port) + ": " + uv_strerror(UV_ECONNREFUSED) + "; 127.0.0.1:" +
+                             std::to_string(second.port) + ": " + uv_strerror(UV_ECONNREFUSED));
+      if (++failed == 2) {
+        CHECK(c->connects() == 2);
+        c.reset();
+        h.done();
+      }
+    });
+  }
+  h.run();
+  CHECK(failed == 2);
+}
+
+TEST_CASE("an IPv6 literal connects over IPv6", "[client][http]") {
+  Harness h("::1");
+  std::string error;
+  HttpClientOptions o;
+  o.server = *client::parse_endpoint("[::1]:" + std::to_string(h.listener->port()), &error);
+  HttpClient::Ptr c = HttpClient::create(&h.loop, o);
+  c->send(get("/six"), [&](Response&& r) {
+    CHECK(r.status == 200);
+    c.reset();
+    h.done();
+  });
+  h.run();
+  REQUIRE(h.service.peers.size() == 1);
+  CHECK(h.service.peers[0] == "::1");
+}
+
+TEST_CASE("an IPv4 source address is not bound to an IPv6 connection: the request fails", "[client][http]") {
+  Harness h("::1");
+  std::string error;
+  HttpClientOptions o;
+  o.server = *client::parse_endpoint("[::1]:" + std::to_string(h.listener->port()), &error);
+  o.source = client::parse_ipv4("127.0.0.2");
+  HttpClient::Ptr c = HttpClient::create(&h.loop, o);
+  c->send(get("/x"), [&](Response&& r) {
+    CHECK(r.status == 0);
+    CHECK(r.failure.find(uv_strerror(UV_EAFNOSUPPORT)) != std::string::npos);
+    c.reset();
+    h.done();
+  });
+  h.run();
+  CHECK(h.service.peers.empty());
+}
+
+TEST_CASE("a name never resolved fails its requests instead of connecting anywhere", "[client][http]") {
+  Harness h;
+  std::string error;
+  HttpClientOptions o;
+  o.server = *client::parse_endpoint("localhost:" + std::to_string(h.listener->port()), &error);
+  REQUIRE_FALSE(o.server.resolved());
+  HttpClient::Ptr c = HttpClient::create(&h.loop, o);
+  c->send(get("/x"), [&](Response&& r) {
+    CHECK(r.status == 0);
+    CHECK(r.failure.find("not resolved") != std::string::npos);
+    c.reset();
+    h.done();
+  });
+  h.run();
+  CHECK(h.service.peers.empty());
 }

@@ -47,6 +47,55 @@ TEST_CASE("the swarm only targets loopback addresses", "[swarm][options]") {
   CHECK(parse({"--source-base", "10.0.0.2"}, o) == 2);
 }
 
+TEST_CASE("an IPv6 loopback target needs --source-base none: the source addresses are IPv4", "[swarm][options]") {
+  SwarmOptions with_sources;
+  CHECK(parse({"--master", "[::1]:8000", "--worker", "[::1]:8001"}, with_sources) == 2);
+  SwarmOptions without;
+  REQUIRE(parse({"--master", "[::1]:8000", "--worker", "http://[::1]:8001", "--source-base", "none"}, without) == -1);
+  CHECK(without.master.text == "[::1]:8000");
+  CHECK(make_plans(without)[0].worker == "[::1]:8001");
+}
+
+TEST_CASE("names pass the parse and are checked once resolved: loopback only, IPv4 with source addresses",
+          "[swarm][options]") {
+  std::string error;
+  auto address = [&](const std::string& text) { return sprites::client::parse_endpoint(text, &error)->addresses[0]; };
+
+  SwarmOptions o;
+  REQUIRE(parse({"--master", "localhost:8000", "--worker", "http://localhost:8001", "--procs", "2"}, o) == -1);
+  CHECK_FALSE(o.master.resolved());
+  // As main() leaves them after resolving: ::1 first, as glibc ranks it.
+  o.masters[0].addresses = {address("[::1]:8000"), address("127.0.0.1:8000")};
+  o.workers[0].addresses = {address("[::1]:8001"), address("127.0.0.1:8001")};
+  REQUIRE(check_swarm_targets(o) == -1);
+  REQUIRE(o.master.addresses.size() == 1);  // the source addresses cannot reach ::1
+  CHECK(o.master.addresses[0].family() == AF_INET);
+  auto plans = make_plans(o);
+  CHECK(plans[1].master == "127.0.0.1:8000");
+  CHECK(plans[1].master_host == "localhost:8000");
+  CHECK(plans[1].worker == "127.0.0.1:8001");
+  CHECK(plans[1].worker_host == "localhost:8001");
+  auto back = plan_from_json(to_json(plans[1]));
+  REQUIRE(back);
+  CHECK(back->master_host == "localhost:8000");
+
+  SwarmOptions elsewhere;
+  REQUIRE(parse({"--master", "relay.example.com:8000"}, elsewhere) == -1);
+  elsewhere.masters[0].addresses = {address("127.0.0.1:8000"), address("192.0.2.1:8000")};
+  CHECK(check_swarm_targets(elsewhere) == 2);
+
+  SwarmOptions only_six;
+  REQUIRE(parse({"--master", "ip6-localhost:8000"}, only_six) == -1);
+  only_six.masters[0].addresses = {address("[::1]:8000")};
+  CHECK(check_swarm_targets(only_six) == 2);
+
+  SwarmOptions six_no_sources;
+  REQUIRE(parse({"--master", "ip6-localhost:8000", "--source-base", "none"}, six_no_sources) == -1);
+  six_no_sources.masters[0].addresses = {address("[::1]:8000")};
+  CHECK(check_swarm_targets(six_no_sources) == -1);
+  CHECK(six_no_sources.master.addresses.size() == 1);
+}
+
 TEST_CASE("load modes exclude each other", "[swarm][options]") {
   SwarmOptions o;
   CHECK(parse({"--rate", "100", "--closed", "4"}, o) == 2);
