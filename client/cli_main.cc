@@ -1,9 +1,14 @@
 // sprites-cli: the relay from a terminal, one node at a time.
 //
-//   sprites-cli join [--group G] [--name N]          prints the 201 answer (node, token, ...)
+//   sprites-cli join [--group G] [--name N] [--ticket JWT]   prints the 201 answer (node, token, ...)
 //   sprites-cli listen --node ID --token T           prints every event, one JSON line each
 //   sprites-cli throw --node ID --token T --direction right (--sprite JSON | --sprite-file F) [--id X]
 //   sprites-cli leave --node ID --token T
+//   sprites-cli ticket --join-key-file F --group G [--name N] [--ttl-s 300]   prints a join ticket
+//
+// `ticket` mints what an operator's site would hand a user of a relay with a
+// join key (docs/API.md "Join control"), for testing and scripts; it needs no
+// relay. `join --ticket` (or SPRITES_TICKET) sends one.
 //
 // The master and worker addresses come from --master / --worker (env
 // SPRITES_MASTER / SPRITES_WORKER, defaults 127.0.0.1:8000 / 127.0.0.1:8001)
@@ -34,6 +39,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -50,7 +56,10 @@
 #include "client/node_session.h"
 #include "client/protocol.h"
 #include "client/resolver.h"
+#include "client/ticket_mint.h"
 #include "common/direction.h"
+#include "common/identifiers.h"
+#include "common/key_file.h"
 
 using namespace sprites;
 using namespace sprites::client;
@@ -76,6 +85,9 @@ struct Args {
   std::optional<std::string> sprite;
   std::optional<std::string> sprite_file;
   std::optional<std::string> id;
+  std::string ticket;
+  std::string join_key_file;
+  int64_t ttl_s = 300;
 };
 
 void say_error(const std::string& text) { std::fprintf(stderr, "sprites-cli: %s\n", text.c_str()); }
@@ -105,7 +117,7 @@ class Command final : public SessionObserver {
 
   void join(const Args& args) {
     arm_guard("join");
-    session_->join(args.group, args.name, /*then_poll=*/false);
+    session_->join(args.group, args.name, /*then_poll=*/false, args.ticket);
   }
 
   void throw_sprite(const Args& args, Direction direction, const std::string& sprite) {
@@ -313,6 +325,7 @@ struct Subcommands {
   CLI::App* listen;
   CLI::App* throw_cmd;
   CLI::App* leave;
+  CLI::App* ticket;
 };
 
 Subcommands declare(CLI::App& app, Args& args) {
@@ -329,6 +342,8 @@ Subcommands declare(CLI::App& app, Args& args) {
   sub.join = app.add_subcommand("join", "join a group; prints the 201 answer (node, token, neighbours) as one JSON line");
   sub.join->add_option("--group", args.group, "group to join (default: the default group \"\")");
   sub.join->add_option("--name", args.name, "name shown to the neighbours");
+  sub.join->add_option("--ticket", args.ticket, "join ticket, for a relay with a join key (env SPRITES_TICKET)")
+      ->envname("SPRITES_TICKET");
 
   auto identity = [&args](CLI::App* cmd) {
     cmd->add_option("--node", args.node, "node id (env SPRITES_NODE)")->envname("SPRITES_NODE")->required();
@@ -352,6 +367,16 @@ Subcommands declare(CLI::App& app, Args& args) {
 
   sub.leave = app.add_subcommand("leave", "leave the grid");
   identity(sub.leave);
+
+  sub.ticket = app.add_subcommand("ticket", "mint a join ticket (a JWT signed with the join key); prints it");
+  sub.ticket->add_option("--join-key-file", args.join_key_file, "file holding the relay's join key (env SPRITES_JOIN_KEY_FILE)")
+      ->envname("SPRITES_JOIN_KEY_FILE")
+      ->required();
+  sub.ticket->add_option("--group", args.group, "the group the ticket admits")->required();
+  sub.ticket->add_option("--name", args.name, "the only name the ticket joins with (default: any)");
+  sub.ticket->add_option("--ttl-s", args.ttl_s, "seconds until the ticket expires")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{366} * 24 * 3600));
   return sub;
 }
 
@@ -380,10 +405,32 @@ std::optional<std::string> sprite_of(const Args& args) {
   return text;
 }
 
+// `ticket`: prints a join ticket. 0, or 2 after saying why.
+int print_ticket(const Args& args) {
+  if (!valid_group(*args.group)) {
+    say_error("--group must be 0-64 characters of [A-Za-z0-9._-]");
+    return 2;
+  }
+  if (args.name && !valid_name(*args.name)) {
+    say_error("--name must be at most 64 characters of valid UTF-8");
+    return 2;
+  }
+  std::string key;
+  if (std::string why = read_key_file(args.join_key_file, key); !why.empty()) {
+    say_error(why);
+    return 2;
+  }
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+  print_line(mint_join_ticket(key, *args.group, args.name, now_s, args.ttl_s));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"sprites-cli: join, listen, throw and leave as one node of a sprites relay", "sprites-cli"};
+  CLI::App app{"sprites-cli: join, listen, throw and leave as one node of a sprites relay; mint join tickets",
+               "sprites-cli"};
   app.set_version_flag("--version", sprites::version_line("sprites-cli"), "print the version and the commit, and exit");
   Args args;
   const Subcommands sub = declare(app, args);
@@ -392,6 +439,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  if (sub.ticket->parsed()) return print_ticket(args);
 
   std::string error;
   std::optional<Endpoint> master = parse_endpoint(args.master, &error);

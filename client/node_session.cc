@@ -22,11 +22,11 @@ NodeSession::NodeSession(Transport& master, Transport& worker, SessionObserver& 
     : master_(&master), worker_(&worker), observer_(observer), tag_(tag) {}
 
 void NodeSession::join(const std::optional<std::string>& group, const std::optional<std::string>& name,
-                       bool then_poll) {
+                       bool then_poll, std::string_view ticket) {
   if (state_ != State::New) return;
   state_ = State::Joining;
   poll_after_join_ = then_poll;
-  master_->send(Request{"POST", "/v1/nodes", {}, join_body(group, name)},
+  master_->send(Request{"POST", "/v1/nodes", std::string(ticket), join_body(group, name)},
                [this](Response&& response) { on_join_answer(std::move(response)); });
 }
 

@@ -99,7 +99,10 @@ class NodeSession {
   NodeSession& operator=(const NodeSession&) = delete;
 
   // POST /v1/nodes. With `then_poll`, polling starts as soon as the 201 is in.
-  void join(const std::optional<std::string>& group, const std::optional<std::string>& name, bool then_poll = true);
+  // A relay with join control wants a `ticket` (docs/API.md "Join control"):
+  // it is sent as the join's bearer token and not kept.
+  void join(const std::optional<std::string>& group, const std::optional<std::string>& name, bool then_poll = true,
+            std::string_view ticket = {});
   // Takes over a node joined elsewhere (sprites-cli listen): no request.
   void adopt(std::string node, std::string token, uint64_t after = 0);
   // Speaks to other transports from now on (after a 307 to the node's home,

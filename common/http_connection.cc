@@ -111,6 +111,11 @@ HttpConnection::HttpConnection(HttpListener& listener, uint64_t serial)
 
 HttpConnection::~HttpConnection() = default;
 
+bool HttpConnection::peer_address(sockaddr_storage& out) const {
+  int length = sizeof out;
+  return uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&out), &length) == 0;
+}
+
 void HttpConnection::start() {
   uv_tcp_nodelay(&tcp_, 1);
   listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));

@@ -124,6 +124,10 @@ class HttpConnection {
   void close();
 
   uint64_t serial() const { return serial_; }
+  // The peer's address (the master limits joins per source address), asked
+  // of the kernel when needed rather than kept: no connection pays for it.
+  // False once the socket has no peer.
+  bool peer_address(sockaddr_storage& out) const;
   bool closing() const { return state_ != State::Open; }
   // For the service: e.g. the master keeps the node whose poll is parked here.
   void* user = nullptr;

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <thread>
 
+#include "common/key_file.h"
+
 namespace sprites {
 
 std::string default_ipc_path(uint16_t master_port, long pid) {
@@ -125,6 +127,16 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
                                                                    : "16-256 of [A-Za-z0-9._~+/=-]"; },
                              "TOKEN"));
   app.add_option("--admin-fd", out.admin_fd, "(internal) inherited listening socket, admin port")->group("Internal");
+  app.add_option("--join-key", out.join_key,
+                 "secret (32+ bytes) that signs join tickets; empty: joins need none (see --join-key-file)")
+      ->envname("SPRITES_JOIN_KEY");
+  app.add_option("--join-key-file", out.join_key_file,
+                 "read the join key from this file (not open to others), keeping it out of ps")
+      ->envname("SPRITES_JOIN_KEY_FILE");
+  app.add_option("--join-rate-limit", out.join_rate_limit,
+                 "joins per second per source address, burst twice that; 0 = none")
+      ->envname("SPRITES_JOIN_RATE_LIMIT")
+      ->check(CLI::Range(0.0, 1e6));
   app.add_option("--ipc-fd", out.ipc_fd, "(internal) inherited IPC listening socket")->group("Internal");
   app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,
                  "(internal) create the IPC socket, send it over this Unix socket and exit")
@@ -133,6 +145,28 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
       ->group("Internal");
   app.add_flag("--print-config", out.print_config, "print the resolved options as JSON and exit");
   app.add_option("--bin-dir", ignored_bin_dir, "(supervisor) where the binaries are")->group("Internal");
+}
+
+// The join key from --join-key or --join-key-file (one of them, not both).
+// A file that cannot be read, or is open to others, or a short key, is a
+// usage error: a relay must not start open when its operator meant it closed.
+bool resolve_join_key(Options& out) {
+  if (!out.join_key_file.empty()) {
+    if (!out.join_key.empty()) {
+      std::cerr << "--join-key and --join-key-file are both set: give the key one way\n";
+      return false;
+    }
+    if (std::string why = read_key_file(out.join_key_file, out.join_key); !why.empty()) {
+      std::cerr << "--join-key-file: " << why << "\n";
+      return false;
+    }
+    return true;
+  }
+  if (std::string why = out.join_key.empty() ? std::string() : check_join_key(out.join_key); !why.empty()) {
+    std::cerr << "--join-key: " << why << "\n";
+    return false;
+  }
+  return true;
 }
 
 // What the table cannot say: checks across options, and defaults that depend
@@ -158,7 +192,7 @@ bool resolve(Options& out) {
     out.ipc_path = default_ipc_path(out.master_port, pid);
   }
   if (out.relay_id.empty()) out.relay_id = random_relay_id();
-  return true;
+  return resolve_join_key(out);
 }
 
 bool all_of(std::string_view s, bool (*ok)(char)) {
@@ -268,6 +302,9 @@ std::string options_json(const Options& o) {
   j["admin-port"] = o.admin_port;
   j["admin-host"] = o.admin_host;
   j["admin-token-set"] = !o.admin_token.empty();  // the token itself is never printed
+  j["join-key-set"] = !o.join_key.empty();  // the key itself is never printed
+  j["join-key-file"] = o.join_key_file;
+  j["join-rate-limit"] = o.join_rate_limit;
   return j.dump();
 }
 

@@ -60,6 +60,12 @@ struct Options {
   int32_t admin_port = -1;
   std::string admin_host = "127.0.0.1";
   std::string admin_token;  // empty: none needed; never printed
+  // Join control (docs/API.md "Join control"). join_key is resolved from
+  // --join-key or from the file --join-key-file names (common/key_file.h);
+  // empty: joins need no ticket.
+  std::string join_key;
+  std::string join_key_file;
+  double join_rate_limit = 0;  // joins per second per source address; 0 disables
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port
   int admin_fd = -1;   // inherited listening socket for the admin port
@@ -76,6 +82,8 @@ int parse_options(int argc, char** argv, const char* program, Options& out);
 
 // The options as one JSON object, names as on the command line
 // ({"host":..., "master-port":..., ...}): what --print-config prints.
+// Secrets are never printed, only whether they are set ("admin-token-set",
+// "join-key-set").
 std::string options_json(const Options& options);
 
 // The default IPC path: sprites-<master port>.sock (with master port 0,

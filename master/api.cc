@@ -7,6 +7,7 @@
 #include "common/http_routes.h"
 #include "common/log.h"
 #include "master/join_body.h"
+#include "master/join_ticket.h"
 
 namespace sprites::master {
 
@@ -27,7 +28,7 @@ Api::Api(Relay& relay, Counters& counters, const RelayIdentity& identity, Cluste
   started_ = std::chrono::steady_clock::now();
 }
 
-std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest& req) {
+std::optional<EarlyResponse> Api::on_headers(HttpConnection& conn, const HttpRequest& req) {
   using http::method_bit;
   constexpr uint8_t kGet = method_bit(Method::Get);
   http::RouteMatch match;
@@ -56,7 +57,28 @@ std::optional<EarlyResponse> Api::on_headers(HttpConnection&, const HttpRequest&
                           {Route::Healthz, kGet, false}},
                          req, max_body_bytes_, match);
   }
-  return early;
+  if (early || match.route != Route::Nodes || req.method != Method::Post) return early;
+  return screen_join(conn, req);
+}
+
+std::optional<EarlyResponse> Api::screen_join(HttpConnection& conn, const HttpRequest& req) {
+  if (join_rate_limit_) {
+    sockaddr_storage peer{};
+    std::optional<SourceKey> source = conn.peer_address(peer) ? source_key(peer) : std::nullopt;
+    if (const uint32_t wait_s = source ? join_rate_limit_->admit(*source) : 0; wait_s != 0) {
+      ++counters_.joins_rate_limited;
+      std::string retry = "Retry-After: ";
+      http::append_uint(retry, wait_s);
+      retry.append("\r\n");
+      return EarlyResponse{429, http::error_body("rate_limited", "too many joins from this address; retry later"),
+                           std::move(retry)};
+    }
+  }
+  if (!join_key_.empty() && !http::request_token(req)) {
+    ++counters_.joins_invalid_ticket;
+    return EarlyResponse{401, http::error_body("invalid_ticket", ticket_fault_message(TicketFault::Missing)), {}};
+  }
+  return std::nullopt;
 }
 
 void Api::on_request(HttpConnection& conn, HttpRequest& req, uint32_t slot) {
@@ -167,12 +189,33 @@ void HttpPollAnswerer::gone(const ParkedPoll& poll) {
 }
 
 void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
+  // The ticket before the body, as a token before anything else elsewhere:
+  // who may not join learns nothing about what a join may carry.
+  std::optional<JoinTicket> ticket;
+  if (!join_key_.empty()) {
+    const std::optional<std::string_view> bearer = http::request_token(req);
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count();
+    auto checked = bearer ? check_join_ticket(join_key_, *bearer, now_s)
+                          : std::variant<JoinTicket, TicketFault>(TicketFault::Missing);
+    if (const TicketFault* fault = std::get_if<TicketFault>(&checked)) {
+      refuse_ticket(conn, slot, *fault);
+      return;
+    }
+    ticket = std::move(std::get<JoinTicket>(checked));
+  }
   auto parsed = parse_join_body(req.body);
   if (auto* error = std::get_if<JoinBodyError>(&parsed)) {
     conn.respond_error(slot, 400, error->code, error->message);
     return;
   }
-  const JoinBody& body = std::get<JoinBody>(parsed);
+  JoinBody& body = std::get<JoinBody>(parsed);
+  if (ticket) {
+    if (std::optional<TicketFault> fault = admit(*ticket, body)) {
+      refuse_ticket(conn, slot, *fault);
+      return;
+    }
+  }
   if (relay_.clustered()) {
     // The group's owner seats the node; the answer comes in a later turn,
     // to a connection that may have gone (the node then ends by its TTL).
@@ -185,6 +228,11 @@ void Api::join(HttpConnection& conn, const HttpRequest& req, uint32_t slot) {
   }
   Node* node = relay_.join(body.group, body.name);
   answer_join(conn, slot, node, node ? 201 : 503, node ? std::string_view() : "node_limit");
+}
+
+void Api::refuse_ticket(HttpConnection& conn, uint32_t slot, TicketFault fault) {
+  ++counters_.joins_invalid_ticket;
+  conn.respond_error(slot, 401, "invalid_ticket", ticket_fault_message(fault));
 }
 
 void Api::answer_join(HttpConnection& conn, uint32_t slot, const Node* node, uint16_t status, std::string_view code) {

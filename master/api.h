@@ -7,6 +7,12 @@
 // path, a wrong method, a missing token or an oversized body is answered
 // before the body is read.
 //
+// Joins pass join control first (docs/API.md "Join control"), when the
+// operator set it: a source address over --join-rate-limit is answered 429
+// and a join without a ticket 401, both from the headers alone; the ticket
+// itself (join_ticket.h) is checked once the small body is in, since the body
+// names the group and name it must admit.
+//
 // In a cluster, a poll, node info or leave for a node whose home is another
 // relay is a 307 to that relay (ClusterLink::home_of), before the token is
 // looked at; the join answer names this relay (`relay`).
@@ -27,6 +33,8 @@
 #include "common/http_listener.h"
 #include "master/cluster_link.h"
 #include "master/operator_api.h"
+#include "master/join_rate_limit.h"
+#include "master/join_ticket.h"
 #include "master/parked_poll.h"
 #include "master/relay.h"
 #include "master/relay_identity.h"
@@ -69,9 +77,15 @@ class Api : public http::HttpService {
   void share_port_with(OperatorApi* operators) { operators_ = operators; }
   // The figures of /v1/stats this relay's parts own.
   Gauges gauges() const;
+  // Who may join: with a key, only the holders of a ticket signed with it;
+  // with a limit, a source address only that often. Neither by default.
+  void set_join_key(std::string key) { join_key_ = std::move(key); }
+  void set_join_rate_limit(JoinRateLimit* limit) { join_rate_limit_ = limit; }
 
  private:
+  std::optional<http::EarlyResponse> screen_join(http::HttpConnection& conn, const http::HttpRequest& req);
   void join(http::HttpConnection& conn, const http::HttpRequest& req, uint32_t slot);
+  void refuse_ticket(http::HttpConnection& conn, uint32_t slot, TicketFault fault);
   void answer_join(http::HttpConnection& conn, uint32_t slot, const Node* node, uint16_t status, std::string_view code);
   void poll(http::HttpConnection& conn, Node* node, const http::HttpRequest& req, uint32_t slot);
   void info(http::HttpConnection& conn, Node* node, uint32_t slot);
@@ -88,6 +102,8 @@ class Api : public http::HttpService {
   uint32_t max_body_bytes_;
   std::chrono::steady_clock::time_point started_;
   bool stopping_ = false;
+  std::string join_key_;
+  JoinRateLimit* join_rate_limit_ = nullptr;
 };
 
 }  // namespace sprites::master

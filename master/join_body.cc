@@ -56,6 +56,7 @@ std::variant<JoinBody, JoinBodyError> parse_join_body(std::string_view body) {
   if (group != doc.end()) {
     if (!group->is_string() || !valid_group(group->get_ref<const std::string&>())) return kInvalidGroup;
     out.group = group->get<std::string>();
+    out.has_group = true;
   }
   if (name != doc.end()) {
     if (!name->is_string()) return kInvalidName;
@@ -63,6 +64,7 @@ std::variant<JoinBody, JoinBodyError> parse_join_body(std::string_view body) {
     if (repaired && text.find(kReplacement) != std::string::npos) return kInvalidName;
     if (count_code_points(text) > kMaxNameChars) return kInvalidName;
     out.name = text;
+    out.has_name = true;
   }
   if (repaired) return kInvalidJson;  // the bad bytes were somewhere else
   return out;

@@ -22,6 +22,10 @@ namespace sprites::master {
 struct JoinBody {
   std::string group;
   std::string name;
+  // Whether the body named them (a join ticket holds a named group or name
+  // against its own: master/join_ticket.h).
+  bool has_group = false;
+  bool has_name = false;
 };
 
 struct JoinBodyError {

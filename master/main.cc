@@ -2,10 +2,11 @@
 //
 // Composition: Relay (grid, mailboxes, deadlines, on a UvRelayClock) <- Api
 // (HTTP on the master port; its HttpPollAnswerer answers parked polls),
-// WorkerLink (IPC from the workers) and ClusterLink (NATS, with --nats). The parts are members of Master in the
-// order they depend on each other, so they are destroyed in the reverse order
-// by themselves; the process skeleton (common/process.h) runs the loop and
-// the signals.
+// WorkerLink (IPC from the workers) and ClusterLink (NATS, with --nats); with
+// --join-rate-limit, a JoinRateLimit the Api asks. The parts are members of
+// Master in the order they depend on each other, so they are destroyed in the
+// reverse order by themselves; the process skeleton (common/process.h) runs
+// the loop and the signals.
 //
 // SIGTERM/SIGINT stop: every held poll is answered, the ports stop accepting,
 // the parts close and the loop ends by itself. SIGUSR2 is a planned restart:
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -30,6 +32,7 @@
 #include "ipc/socket_file.h"
 #include "master/api.h"
 #include "master/cluster_link.h"
+#include "master/join_rate_limit.h"
 #include "master/ready_report.h"
 #include "master/relay.h"
 #include "master/snapshot.h"
@@ -63,6 +66,11 @@ master::RelayConfig relay_config(const Options& options) {
   return config;
 }
 
+std::unique_ptr<master::JoinRateLimit> join_rate_limit(const master::RelayClock& clock, const Options& options) {
+  if (options.join_rate_limit <= 0) return nullptr;
+  return std::make_unique<master::JoinRateLimit>(clock, options.join_rate_limit);
+}
+
 // The URLs are completed once the master port listens (it may be port 0).
 master::RelayIdentity relay_identity(const Options& options) {
   master::RelayIdentity identity;
@@ -83,6 +91,7 @@ struct Master {
         relay(clock, answerer, config, counters),
         link(loop, relay, counters, options.max_body_bytes),
         cluster(loop, relay, identity, options.nats, options.relay_timeout_ms),
+        join_limit(join_rate_limit(clock, options)),
         api(relay, counters, identity, cluster,
             [this](master::Gauges& g) {
               g.connections = listener.connection_count();
@@ -98,6 +107,8 @@ struct Master {
         ready(options.ready_fd) {
     answerer.attach(listener);
     api.attach(listener);
+    api.set_join_key(options.join_key);
+    if (join_limit) api.set_join_rate_limit(join_limit.get());
     const std::string web = master::WebPages::folder(options.web_dir);
     if (std::string why; pages.load(web, why)) {
       api.set_pages(&pages);
@@ -151,6 +162,7 @@ struct Master {
   master::Relay relay;
   master::WorkerLink link;
   master::ClusterLink cluster;
+  std::unique_ptr<master::JoinRateLimit> join_limit;  // none without --join-rate-limit
   master::Api api;
   master::OperatorApi operators;
   http::HttpListener listener;
@@ -237,6 +249,13 @@ int main(int argc, char** argv) {
                  options.admin_token.empty() ? "" : ", admin token required");
       } else if (!options.admin_token.empty()) {
         LOG_INFO("operator endpoints on the master port, admin token required");
+      }
+      if (!options.join_key.empty() || options.join_rate_limit > 0) {
+        char limit[80] = "no rate limit";
+        if (options.join_rate_limit > 0) {
+          std::snprintf(limit, sizeof limit, "at most %g joins/s per source address", options.join_rate_limit);
+        }
+        LOG_INFO("join control: %s, %s", options.join_key.empty() ? "no ticket needed" : "a signed ticket needed", limit);
       }
       m.ready.serving();
       process.run();

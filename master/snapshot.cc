@@ -264,6 +264,9 @@ void restore(Relay& relay, Counters& counters, const json& doc, uint32_t& width,
   loaded.returned = uint_field(c, "returned", kMaxCount);
   loaded.dropped = uint_field(c, "dropped", kMaxCount);
   loaded.rejected = uint_field(c, "rejected", kMaxCount);
+  // Absent from the snapshots of masters built before join control.
+  if (c.contains("joins_invalid_ticket")) loaded.joins_invalid_ticket = uint_field(c, "joins_invalid_ticket", kMaxCount);
+  if (c.contains("joins_rate_limited")) loaded.joins_rate_limited = uint_field(c, "joins_rate_limited", kMaxCount);
 
   std::set<std::string> groups_seen;
   uint64_t nodes = 0;
@@ -382,7 +385,8 @@ json snapshot_document(const Relay& relay, const Counters& counters, uint32_t gr
   doc["grid_width"] = grid_width;
   doc["counters"] = {{"accepted", counters.accepted}, {"delivered", counters.delivered},
                      {"returned", counters.returned}, {"dropped", counters.dropped},
-                     {"rejected", counters.rejected}};
+                     {"rejected", counters.rejected}, {"joins_invalid_ticket", counters.joins_invalid_ticket},
+                     {"joins_rate_limited", counters.joins_rate_limited}};
   json groups = json::array();
   nodes = 0;
   relay.for_each_group([&](const Group& group) {

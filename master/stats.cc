@@ -11,18 +11,20 @@
 namespace sprites::master {
 
 std::string render_stats_json(const Counters& c, const Gauges& g, std::string_view member) {
-  char buf[768];
+  char buf[1024];
   int n = std::snprintf(
       buf, sizeof buf,
       "{\"nodes\":%llu,\"groups\":%llu,\"connections\":%llu,\"polls_pending\":%llu,"
       "\"workers\":{\"connected\":%llu},"
       "\"sprites\":{\"accepted\":%llu,\"delivered\":%llu,\"returned\":%llu,\"dropped\":%llu,\"rejected\":%llu},"
+      "\"joins\":{\"invalid_ticket\":%llu,\"rate_limited\":%llu},"
       "\"uptime_s\":%llu,\"rss_bytes\":%llu}",
       static_cast<unsigned long long>(g.nodes), static_cast<unsigned long long>(g.groups),
       static_cast<unsigned long long>(g.connections), static_cast<unsigned long long>(g.polls_pending),
       static_cast<unsigned long long>(g.workers_connected), static_cast<unsigned long long>(c.accepted),
       static_cast<unsigned long long>(c.delivered), static_cast<unsigned long long>(c.returned),
       static_cast<unsigned long long>(c.dropped), static_cast<unsigned long long>(c.rejected),
+      static_cast<unsigned long long>(c.joins_invalid_ticket), static_cast<unsigned long long>(c.joins_rate_limited),
       static_cast<unsigned long long>(g.uptime_s), static_cast<unsigned long long>(g.rss_bytes));
   std::string out(buf, n > 0 ? static_cast<size_t>(n) : 0);
   if (!member.empty() && !out.empty()) {
@@ -52,6 +54,8 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
       {"sprites_returned_total", "counter", "Sprites returned to their thrower.", c.returned},
       {"sprites_dropped_total", "counter", "Sprites dropped because their thrower had left.", c.dropped},
       {"sprites_rejected_total", "counter", "Throws answered with a 4xx status.", c.rejected},
+      {"sprites_joins_invalid_ticket_total", "counter", "Joins answered 401 invalid_ticket.", c.joins_invalid_ticket},
+      {"sprites_joins_rate_limited_total", "counter", "Joins answered 429 rate_limited.", c.joins_rate_limited},
       {"sprites_uptime_seconds", "gauge", "Seconds since the master started.", g.uptime_s},
       {"sprites_rss_bytes", "gauge", "Resident memory of the master process.", g.rss_bytes},
   };

@@ -39,6 +39,11 @@ struct Counters {
   uint64_t rejected = 0;   // throws answered with a 4xx, by a worker or by the master
   uint64_t rejected_by_code[kRejectCodes] = {};  // the same throws by error code (not kept across restarts)
   DeliveryHistogram delivery;  // not kept across restarts: a new master starts it anew
+  // Joins refused by join control (master/join_ticket.h, join_rate_limit.h).
+  // Kept apart from `rejected`, which counts sprites: an operator tells a
+  // wrong key on the site from an address hammering the port.
+  uint64_t joins_invalid_ticket = 0;  // 401 invalid_ticket
+  uint64_t joins_rate_limited = 0;    // 429 rate_limited
 
   void reject(RejectCode code, uint64_t n = 1) {
     rejected += n;

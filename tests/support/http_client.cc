@@ -58,11 +58,26 @@ bool frames_body(const HeaderList& headers) {
   });
 }
 
-int open_socket(std::uint16_t port, int* connect_errno) {
+// `source`: the IPv4 address to bind the client side to (port 0), or empty
+// for the one the kernel picks.
+int open_socket(std::uint16_t port, int* connect_errno, const std::string& source = {}) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw io_error("socket", errno);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!source.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1) {
+      ::close(fd);
+      throw std::runtime_error("not an IPv4 address: " + source);
+    }
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+      const int error = errno;
+      ::close(fd);
+      throw io_error("bind to " + source, error);
+    }
+  }
   timeval guard{};
   guard.tv_sec = kIoGuard.count();
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
@@ -149,6 +164,12 @@ Connection::Connection(std::uint16_t port) : port_(port) {
   int error = 0;
   fd_ = open_socket(port, &error);
   if (fd_ < 0) throw io_error("connect to 127.0.0.1:" + std::to_string(port), error);
+}
+
+Connection::Connection(std::uint16_t port, const std::string& source) : port_(port) {
+  int error = 0;
+  fd_ = open_socket(port, &error, source);
+  if (fd_ < 0) throw io_error("connect from " + source + " to 127.0.0.1:" + std::to_string(port), error);
 }
 
 Connection::~Connection() { close(); }

@@ -1,9 +1,11 @@
 // A small blocking HTTP/1.1 client for the black-box tests, and the protocol
 // helpers built on it (join, poll, throw, stats).
 //
-// It owns one loopback TCP connection and speaks just enough HTTP to check the
-// relay to the letter: it writes requests byte for byte (send_raw), reads
-// responses one at a time in order (so pipelining is the caller's choice), can
+// It owns one loopback TCP connection (from another loopback address, such
+// as 127.0.0.2, when a test plays a second client machine) and speaks just
+// enough HTTP to check the relay to the letter: it writes requests byte for
+// byte (send_raw), reads responses one at a time in order (so pipelining is
+// the caller's choice), can
 // hand back interim 100 Continue responses, decodes Content-Length and chunked
 // bodies, and tells a close by the peer apart from silence. Socket timeouts of
 // 30 s exist only as failure guards: a test never waits on them to make progress.
@@ -75,6 +77,9 @@ inline constexpr std::chrono::seconds kIoGuard{30};
 class Connection {
  public:
   explicit Connection(std::uint16_t port);
+  // From another loopback address (e.g. "127.0.0.2"): the relay sees another
+  // peer, as it would another client machine.
+  Connection(std::uint16_t port, const std::string& source);
   ~Connection();
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;

@@ -154,6 +154,20 @@ TEST_CASE("a join sends the group and name and keeps the node's place", "[client
   CHECK(master.oldest().token == "tok");
 }
 
+TEST_CASE("a join with a ticket sends it as the join's bearer token", "[client][session]") {
+  FakeTransport master, worker;
+  Recorder observer;
+  NodeSession session(master, worker, observer);
+  session.join(std::string("g"), std::nullopt, /*then_poll=*/true, "header.claims.signature");
+  REQUIRE(master.outstanding() == 1);
+  CHECK(master.oldest().target == "/v1/nodes");
+  CHECK(master.oldest().token == "header.claims.signature");
+  master.answer(201, joined_answer());
+  // The node's own token, not the ticket, from then on.
+  REQUIRE(master.outstanding() == 1);
+  CHECK(master.oldest().token == "tok");
+}
+
 TEST_CASE("a join without group or name sends an empty object", "[client][session]") {
   FakeTransport master, worker;
   Recorder observer;

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,4 +334,88 @@ TEST_CASE("the resolved options print as one JSON object named as on the command
                            "max-nodes", "request-timeout-ms", "idle-timeout-ms", "master-timeout-ms"}) {
     CHECK(j.contains(name));
   }
+}
+
+TEST_CASE("join control is off unless asked for") {
+  CleanEnvironment env;
+  Options o;
+  REQUIRE(parse({}, o) == -1);
+  CHECK(o.join_key.empty());
+  CHECK(o.join_rate_limit == 0.0);
+}
+
+TEST_CASE("the join key comes from --join-key or SPRITES_JOIN_KEY, and must be 32 bytes or more") {
+  CleanEnvironment env;
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  Options flag;
+  REQUIRE(parse({"--join-key", key}, flag) == -1);
+  CHECK(flag.join_key == key);
+  env.set("SPRITES_JOIN_KEY", key + "-env");
+  Options from_env;
+  REQUIRE(parse({}, from_env) == -1);
+  CHECK(from_env.join_key == key + "-env");
+  Options short_key;
+  CHECK(parse({"--join-key", "secret"}, short_key) == 2);
+}
+
+TEST_CASE("the join key is read from --join-key-file or SPRITES_JOIN_KEY_FILE, a file others cannot read") {
+  CleanEnvironment env;
+  TempDir dir;
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  const std::string path = dir.path() + "/join-key";
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    REQUIRE(fd >= 0);
+    const std::string text = key + "\n";
+    REQUIRE(::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+    ::close(fd);
+  }
+  Options flag;
+  CHECK(parse({"--join-key-file", path}, flag) == -1);
+  CHECK(flag.join_key == key);
+
+  env.set("SPRITES_JOIN_KEY_FILE", path);
+  Options from_env;
+  CHECK(parse({}, from_env) == -1);
+  CHECK(from_env.join_key == key);
+
+  SECTION("both ways at once is a usage error") {
+    Options both;
+    CHECK(parse({"--join-key", key}, both) == 2);
+  }
+  SECTION("a file others may read is a usage error") {
+    REQUIRE(::chmod(path.c_str(), 0644) == 0);
+    Options open_file;
+    CHECK(parse({}, open_file) == 2);
+    CHECK(open_file.join_key.empty());
+  }
+  ::unlink(path.c_str());
+}
+
+TEST_CASE("the join rate limit is joins per second, from --join-rate-limit or SPRITES_JOIN_RATE_LIMIT") {
+  CleanEnvironment env;
+  Options flag;
+  REQUIRE(parse({"--join-rate-limit", "2.5"}, flag) == -1);
+  CHECK(flag.join_rate_limit == 2.5);
+  env.set("SPRITES_JOIN_RATE_LIMIT", "7");
+  Options from_env;
+  REQUIRE(parse({}, from_env) == -1);
+  CHECK(from_env.join_rate_limit == 7.0);
+  Options negative;
+  CHECK(parse({"--join-rate-limit", "-1"}, negative) == 2);
+}
+
+TEST_CASE("the printed options never show the join key") {
+  CleanEnvironment env;
+  const std::string key = "0123456789abcdef0123456789abcdef";
+  Options o;
+  REQUIRE(parse({"--join-key", key, "--join-rate-limit", "3"}, o) == -1);
+  const std::string printed = sprites::options_json(o);
+  CHECK(printed.find(key) == std::string::npos);
+  nlohmann::json j = nlohmann::json::parse(printed);
+  CHECK(j["join-key-set"] == true);
+  CHECK(j["join-rate-limit"] == 3.0);
+  Options none;
+  REQUIRE(parse({}, none) == -1);
+  CHECK(nlohmann::json::parse(sprites::options_json(none))["join-key-set"] == false);
 }

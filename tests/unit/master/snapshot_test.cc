@@ -72,6 +72,8 @@ void populate(Fixture& f) {
   REQUIRE(f.relay->throw_sprite(g[1]->id, token_text(g[1]->token), Direction::Down, false, "", R"({"k":[1,2]})").verdict == ThrowVerdict::Accepted);
   f.relay->leave(g[2]);  // c leaves: e moves into its slot, neighbours are told
   f.counters.rejected = 7;
+  f.counters.joins_invalid_ticket = 3;
+  f.counters.joins_rate_limited = 9;
 }
 
 }  // namespace
@@ -88,6 +90,8 @@ TEST_CASE("a relay written to a snapshot and loaded again is the same relay") {
   CHECK(after.relay->group_count() == 2);
   CHECK(after.counters.accepted == before.counters.accepted);
   CHECK(after.counters.rejected == 7);
+  CHECK(after.counters.joins_invalid_ticket == 3);
+  CHECK(after.counters.joins_rate_limited == 9);
   before.relay->for_each_group([&](const Group& g) {
     for (uint32_t slot = 0; slot < g.grid.size(); ++slot) {
       const Node& old = *static_cast<const Node*>(g.grid.at(slot));
@@ -142,6 +146,20 @@ TEST_CASE("a snapshot whose checksum matches but whose content is wrong is refus
   CHECK(load_snapshot(*f.relay, f.counters, f.path) == SnapshotLoad::Refused);
   CHECK(f.relay->node_count() == 0);  // the first node, already restored, is forgotten again
   CHECK(f.counters.accepted == 0);
+}
+
+TEST_CASE("a snapshot written before join control loads with its join counters at 0") {
+  Fixture f;
+  f.counters.joins_rate_limited = 5;  // whatever was there is replaced by what was saved
+  std::string json = R"({"version":1,"written_at_ms":)" + std::to_string(time(nullptr) * 1000ull) +
+                     R"(,"grid_width":3,"counters":{"accepted":1,"delivered":0,"returned":0,"dropped":0,"rejected":2},)"
+                     R"("groups":[]})";
+  spit(f.path, snapshot_header(json) + json);
+  REQUIRE(load_snapshot(*f.relay, f.counters, f.path) == SnapshotLoad::Loaded);
+  CHECK(f.counters.accepted == 1);
+  CHECK(f.counters.rejected == 2);
+  CHECK(f.counters.joins_invalid_ticket == 0);
+  CHECK(f.counters.joins_rate_limited == 0);
 }
 
 TEST_CASE("a snapshot older than the node TTL is refused as stale") {

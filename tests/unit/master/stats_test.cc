@@ -25,6 +25,8 @@ Counters sample_counters() {
   c.returned = 1;
   c.dropped = 0;
   c.rejected = 4;
+  c.joins_invalid_ticket = 6;
+  c.joins_rate_limited = 5000000000ull;
   return c;
 }
 
@@ -91,6 +93,8 @@ TEST_CASE("the stats JSON has every field of /v1/stats with the given values") {
   CHECK(j.at("sprites").at("returned") == 1);
   CHECK(j.at("sprites").at("dropped") == 0);
   CHECK(j.at("sprites").at("rejected") == 4);
+  CHECK(j.at("joins").at("invalid_ticket") == 6);
+  CHECK(j.at("joins").at("rate_limited") == 5000000000ull);
   CHECK(j.at("uptime_s") == 61);
   CHECK(j.at("rss_bytes") == 31457280ull * 1000);
 }
@@ -124,6 +128,8 @@ TEST_CASE("the metrics text names every sprites_ metric with HELP, TYPE and its 
       {"sprites_returned_total", c.returned},
       {"sprites_dropped_total", c.dropped},
       {"sprites_rejected_total", c.rejected},
+      {"sprites_joins_invalid_ticket_total", c.joins_invalid_ticket},
+      {"sprites_joins_rate_limited_total", c.joins_rate_limited},
       {"sprites_uptime_seconds", g.uptime_s},
       {"sprites_rss_bytes", g.rss_bytes},
   };
