@@ -51,6 +51,9 @@ struct HttpRequest {
   std::string_view query() const;  // after '?', empty if none
 };
 
+// ASCII case-insensitive equality (header names, content codings).
+bool iequals(std::string_view a, std::string_view b);
+
 // The value of the last `name=value` pair in a query string, percent-decoded
 // ('+' stays '+'); nullopt when the name is absent. A pair without '=' has an
 // empty value.

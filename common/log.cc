@@ -182,35 +182,32 @@ void Event::append_quoted(std::string_view text) {
   line_[used_++] = '"';
 }
 
-Event& Event::str(std::string_view key, std::string_view value) {
-  const size_t before = used_;
+// `,"key":` or ` key=`, before a field's value.
+void Event::key(std::string_view name) {
   if (g_format == Format::Json) {
     append(",");
-    append_quoted(key);
+    append_quoted(name);
     append(":");
   } else {
     append(" ");
-    append(key);
+    append(name);
     append("=");
   }
+}
+
+Event& Event::str(std::string_view name, std::string_view value) {
+  const size_t before = used_;
+  key(name);
   append_quoted(value);
   if (full_) used_ = before;  // a field whole or not at all
   return *this;
 }
 
-Event& Event::num(std::string_view key, uint64_t value) {
+Event& Event::num(std::string_view name, uint64_t value) {
   char digits[24];
   int n = std::snprintf(digits, sizeof digits, "%llu", static_cast<unsigned long long>(value));
   const size_t before = used_;
-  if (g_format == Format::Json) {
-    append(",");
-    append_quoted(key);
-    append(":");
-  } else {
-    append(" ");
-    append(key);
-    append("=");
-  }
+  key(name);
   append(std::string_view(digits, static_cast<size_t>(n)));
   if (full_) used_ = before;
   return *this;

@@ -50,6 +50,7 @@ class Event {
   Event& num(std::string_view key, uint64_t value);
 
  private:
+  void key(std::string_view name);
   void append(std::string_view text);
   void append_quoted(std::string_view text);
 
