@@ -16,26 +16,31 @@ const NATS_SERVER = process.env.SPRITES_NATS_SERVER || '/usr/sbin/nats-server';
 const START_GUARD_MS = 30000;
 const STOP_GUARD_MS = 10000;
 
-// Starts `argv` and resolves with the first match of `pattern` in its output
-// (stdout and stderr), or rejects with what it printed.
-function startChild(argv, pattern, what) {
+// Starts `argv` and resolves with the first match of `pattern` in what it
+// prints on `stream` ('stdout' or 'stderr'), or rejects with all it printed.
+// (The supervisor's ready line is on stdout; its logs, which quote that line,
+// are on stderr.)
+function startChild(argv, pattern, what, stream) {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
+  let watched = '';
   return new Promise((resolve, reject) => {
     const guard = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`${what} was not ready within ${START_GUARD_MS} ms:\n${output}`));
     }, START_GUARD_MS);
-    const read = (chunk) => {
+    const read = (name) => (chunk) => {
       output += chunk;
-      const m = output.match(pattern);
+      if (name !== stream) return;
+      watched += chunk;
+      const m = watched.match(pattern);
       if (m) {
         clearTimeout(guard);
         resolve({ child, match: m, output: () => output });
       }
     };
-    child.stdout.setEncoding('utf8').on('data', read);
-    child.stderr.setEncoding('utf8').on('data', read);
+    child.stdout.setEncoding('utf8').on('data', read('stdout'));
+    child.stderr.setEncoding('utf8').on('data', read('stderr'));
     child.on('exit', (code, signal) => {
       clearTimeout(guard);
       reject(new Error(`${what} exited (${code ?? signal}) before it was ready:\n${output}`));
@@ -59,7 +64,7 @@ export async function startRelay(args = []) {
   const argv = [SUPERVISOR, '--bin-dir', BIN_DIR, '--host', '127.0.0.1', '--master-port', '0', '--worker-port', '0',
                 '--workers', '1', ...args];
   const { child, match } = await startChild(
-    argv, /ready master=(\S+) worker=(\S+) workers=\d+(?: relay=(\S+))?(?: admin=(\S+))?\n/, 'the relay');
+    argv, /^ready master=(\S+) worker=(\S+) workers=\d+(?: relay=(\S+))?(?: admin=(\S+))?\n/m, 'the relay', 'stdout');
   return {
     master: `http://${match[1]}`,
     worker: `http://${match[2]}`,
@@ -74,7 +79,7 @@ export async function startRelay(args = []) {
 export async function startNats() {
   const { child, match } = await startChild(
     [NATS_SERVER, '-a', '127.0.0.1', '-p', '-1'], /Listening for client connections on 127\.0\.0\.1:(\d+)/,
-    'nats-server');
+    'nats-server', 'stderr');
   return { url: `nats://127.0.0.1:${match[1]}`, stop: () => stopChild(child) };
 }
 
