@@ -24,4 +24,15 @@ class Fnv1a {
   uint64_t value_ = 14695981039346656037ull;
 };
 
+// splitmix64's finaliser: every input bit moves every output bit (spreads a
+// hash or a key over a table or a rendezvous weight).
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+
 }  // namespace sprites

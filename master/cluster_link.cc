@@ -31,13 +31,7 @@ constexpr size_t kMaxMessageBytes = 512 * 1024;
 // Rendezvous weight of a relay for a group: FNV-1a, then a 64-bit finaliser
 // so that ids differing in one character spread over the whole range.
 uint64_t weight(std::string_view group, std::string_view relay) {
-  uint64_t x = Fnv1a().add(group).add(std::string_view("\0", 1)).add(relay).value();
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
+  return mix64(Fnv1a().add(group).add(std::string_view("\0", 1)).add(relay).value());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // See join_rate_limit.h.
 #include "master/join_rate_limit.h"
 
+#include "common/fnv1a.h"
+
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -12,15 +14,7 @@
 namespace sprites::master {
 namespace {
 
-// splitmix64's finaliser: every input bit moves every output bit.
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+uint64_t mix(uint64_t x) { return mix64(x); }
 
 uint64_t random_seed() {
   uint64_t seed = 0;
