@@ -107,6 +107,7 @@ bool HttpConnection::peer_address(sockaddr_storage& out) const {
 
 void HttpConnection::start() {
   uv_tcp_nodelay(&tcp_, 1);
+  if (listener_.tls_) tls_ = std::make_unique<tls::TlsStream>(*listener_.tls_);
   listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
   reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                            [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
@@ -119,28 +120,71 @@ void HttpConnection::start() {
 void HttpConnection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<HttpConnection*>(stream->data);
   if (nread < 0) {
-    // EOF or a reset. Answers not given yet are dropped (a held poll is
-    // released): the service hears on_close now. Bytes already being written
-    // after an EOF are finished first, since a client that half-closed after
-    // its last request still reads them; then the connection closes.
-    if (nread == UV_EOF && c->writes_pending_ > 0 && c->state_ < State::Closed) {
-      c->peer_done_ = true;
-      uv_read_stop(stream);
-      c->reading_ = false;
-      c->begin_linger();
-      return;
+    if (nread == UV_EOF) {
+      c->on_peer_eof();
+    } else {
+      c->close();
     }
-    c->close();
     return;
   }
   // After the last request this connection will answer, input is drained
   // unread; the body of that last request itself is still read.
   if (nread == 0 || c->state_ != State::Open || (c->stop_parsing_ && !c->request_)) return;
-  if (c->paused_) {
-    c->backlog().stash.append(buf->base, static_cast<size_t>(nread));
+  if (c->tls_) {
+    c->read_tls(std::string_view(buf->base, static_cast<size_t>(nread)));
     return;
   }
-  c->parse(buf->base, static_cast<size_t>(nread));
+  c->take_input(buf->base, static_cast<size_t>(nread));
+}
+
+// EOF (or a TLS close_notify). Answers not given yet are dropped (a held
+// poll is released): the service hears on_close now. Bytes already being
+// written are finished first, since a client that half-closed after its last
+// request still reads them; then the connection closes.
+void HttpConnection::on_peer_eof() {
+  if (writes_pending_ > 0 && state_ < State::Closed) {
+    peer_done_ = true;
+    if (reading_) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+    begin_linger();
+    return;
+  }
+  close();
+}
+
+void HttpConnection::take_input(const char* data, size_t size) {
+  if (paused_) {
+    backlog().stash.append(data, size);
+    return;
+  }
+  parse(data, size);
+}
+
+void HttpConnection::read_tls(std::string_view ciphertext) {
+  tls::TlsStream::Status status = tls_->read(ciphertext, tls_io());
+  if (state_ != State::Open) return;
+  if (status == tls::TlsStream::Status::Closed) {
+    on_peer_eof();
+  } else if (status == tls::TlsStream::Status::Failed) {
+    if (tls_->peer_spoke_plain_http()) {
+      // An http:// client on an https:// port: tell it so, in its language.
+      tls_.reset();
+      fail(400, "tls_required", "this port speaks TLS: use https://");
+      return;
+    }
+    LOG_DEBUG("tls: closing a connection: %s", tls_->error().c_str());
+    close();
+  }
+}
+
+void HttpConnection::tls_send(void* owner, std::string_view ciphertext) {
+  static_cast<HttpConnection*>(owner)->write_raw(ciphertext);
+}
+
+bool HttpConnection::tls_deliver(void* owner, std::string_view plaintext) {
+  auto* c = static_cast<HttpConnection*>(owner);
+  c->take_input(plaintext.data(), plaintext.size());
+  return c->state_ == State::Open && !(c->stop_parsing_ && !c->request_);
 }
 
 void HttpConnection::parse(const char* data, size_t size) {
@@ -509,6 +553,15 @@ void HttpConnection::settle() {
 
 void HttpConnection::write_bytes(std::string_view bytes) {
   if (state_ >= State::Closed || bytes.empty()) return;
+  if (tls_) {
+    if (!tls_->write(bytes, tls_io()) && state_ < State::Closed) close();
+    return;
+  }
+  write_raw(bytes);
+}
+
+void HttpConnection::write_raw(std::string_view bytes) {
+  if (state_ >= State::Closed || bytes.empty()) return;
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   size_t offset = 0;
   if (writes_pending_ == 0) {
@@ -576,6 +629,12 @@ void HttpConnection::after_writes() {
   if (peer_done_) {
     close();
     return;
+  }
+  if (fin_sent_) return;  // close_notify's own write finished
+  fin_sent_ = true;
+  if (tls_) {
+    tls_->shutdown(tls_io());
+    if (state_ >= State::Closed) return;
   }
   listener_.lingering_.enter(&timeout_, uv_now(listener_.loop()));
   auto* req = new uv_shutdown_t;

@@ -34,6 +34,13 @@
 // reads the answer instead of a reset; until then a slow reader is bounded by
 // the idle timeout, as on an open connection.
 //
+// TLS: on a port with a TLS context the connection holds a TlsStream
+// (common/tls.h) between the socket and llhttp: reads are decrypted before
+// they are parsed, answers encrypted as they are written, and close_notify
+// precedes the FIN. The stream is the only thing TLS adds to a connection; a
+// plain connection pays one null pointer. A peer that speaks plain HTTP to a
+// TLS port is answered, in plain HTTP, 400 tls_required.
+//
 // Lifetime: created by HttpListener on accept, freed in the uv_close callback.
 // Services refer to a connection across loop turns only through its serial()
 // (see HttpListener::find) or by clearing their pointer in on_close.
@@ -51,6 +58,7 @@
 
 #include "common/http_request.h"
 #include "common/timeout_queue.h"
+#include "common/tls.h"
 
 namespace sprites::http {
 
@@ -166,6 +174,13 @@ class HttpConnection {
   static int on_message_complete(llhttp_t* p);
   static const llhttp_settings_t* settings();
 
+  static void tls_send(void* owner, std::string_view ciphertext);
+  static bool tls_deliver(void* owner, std::string_view plaintext);
+  tls::TlsIo tls_io() { return tls::TlsIo{this, &HttpConnection::tls_send, &HttpConnection::tls_deliver}; }
+  void read_tls(std::string_view ciphertext);
+  void take_input(const char* data, size_t size);  // plaintext, as read or decrypted
+  void on_peer_eof();
+  void write_raw(std::string_view bytes);
   void parse(const char* data, size_t size);
   void fail(uint16_t status, std::string_view code, std::string_view message);
   void write_bytes(std::string_view bytes);
@@ -188,6 +203,7 @@ class HttpConnection {
   bool peer_done_ = false;      // the peer's EOF came while answers were being written
   bool in_parse_ = false;
   bool skip_dispatch_ = false;  // current request was answered early
+  bool fin_sent_ = false;       // close_notify (TLS) and the FIN are on their way
   uint32_t next_slot_ = 0;      // slot of the next request parsed
   uint32_t write_slot_ = 0;     // slot whose answer goes out next
   uint32_t writes_pending_ = 0;
@@ -230,6 +246,7 @@ class HttpConnection {
   void trim_backlog();
   std::unique_ptr<Incoming> request_;  // only while a request is being received
   std::unique_ptr<Backlog> backlog_;
+  std::unique_ptr<tls::TlsStream> tls_;  // only on a TLS port
   bool answers_head(uint32_t slot);    // true (once) when `slot` was a HEAD request
   friend class HttpListener;
   uint32_t current_slot_ = 0;   // slot of the request being received

@@ -12,6 +12,11 @@
 // whole relay and a restarted process keeps the port without dropping queued
 // SYNs.
 //
+// TLS: with a context set (set_tls), every connection accepted from then on
+// speaks TLS with it (common/tls.h); a new context (the worker reloads its
+// certificate on SIGHUP) serves new connections while the open ones keep
+// theirs.
+//
 // Accepting on a full fd table: libuv keeps a spare descriptor and, on EMFILE,
 // accepts and closes the pending connections instead of spinning; we only log
 // (at most once a second).
@@ -26,6 +31,7 @@
 
 #include "common/http_connection.h"
 #include "common/kept_buffer.h"
+#include "common/tls.h"
 #include "common/uv_handle.h"
 #include "common/timeout_queue.h"
 
@@ -58,6 +64,10 @@ class HttpListener {
   // Stops accepting, closes every connection and the sweep timer. Destroying
   // the listener does the same (connections still closing are let go).
   void close();
+
+  // Connections accepted from now on speak TLS with `context` (null: plain).
+  void set_tls(std::shared_ptr<const tls::TlsContext> context) { tls_ = std::move(context); }
+  bool speaks_tls() const { return tls_ != nullptr; }
 
   uv_loop_t* loop() const { return loop_; }
   HttpService& service() { return service_; }
@@ -104,6 +114,7 @@ class HttpListener {
   // leave at once, so they cost no allocation).
   KeptBuffer answer_buffer_{64 * 1024};
   std::vector<std::unique_ptr<HttpConnection::Incoming>> request_pool_;
+  std::shared_ptr<const tls::TlsContext> tls_;
 };
 
 // The buffer every read lands in (see the file comment).

@@ -103,11 +103,11 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
   app.add_option("--public-master", out.public_master, "master URL other relays hand to clients")
       ->envname("SPRITES_PUBLIC_MASTER")
       ->check(CLI::Validator(
-          [](std::string& v) { return v.empty() || valid_public_url(v) ? std::string() : "http://host:port"; }, "URL"));
+          [](std::string& v) { return v.empty() || valid_public_url(v) ? std::string() : "http(s)://host:port"; }, "URL"));
   app.add_option("--public-worker", out.public_worker, "worker URL other relays hand to clients")
       ->envname("SPRITES_PUBLIC_WORKER")
       ->check(CLI::Validator(
-          [](std::string& v) { return v.empty() || valid_public_url(v) ? std::string() : "http://host:port"; }, "URL"));
+          [](std::string& v) { return v.empty() || valid_public_url(v) ? std::string() : "http(s)://host:port"; }, "URL"));
   app.add_option("--relay-timeout-ms", out.relay_timeout_ms, "a relay not heard from for this long is gone")
       ->envname("SPRITES_RELAY_TIMEOUT_MS")
       ->check(CLI::Range(500u, 600000u));
@@ -137,6 +137,11 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
                  "joins per second per source address, burst twice that; 0 = none")
       ->envname("SPRITES_JOIN_RATE_LIMIT")
       ->check(CLI::Range(0.0, 1e6));
+  app.add_option("--tls-cert", out.tls_cert,
+                 "PEM certificate chain (leaf first): every port speaks TLS (needs --tls-key)")
+      ->envname("SPRITES_TLS_CERT");
+  app.add_option("--tls-key", out.tls_key, "PEM private key of --tls-cert, in a file not open to others")
+      ->envname("SPRITES_TLS_KEY");
   app.add_option("--ipc-fd", out.ipc_fd, "(internal) inherited IPC listening socket")->group("Internal");
   app.add_option("--ipc-handoff-fd", out.ipc_handoff_fd,
                  "(internal) create the IPC socket, send it over this Unix socket and exit")
@@ -144,6 +149,8 @@ void declare(CLI::App& app, Options& out, std::string& ignored_bin_dir) {
   app.add_option("--ready-fd", out.ready_fd, "(internal) where the master reports that it serves")
       ->group("Internal");
   app.add_flag("--print-config", out.print_config, "print the resolved options as JSON and exit");
+  app.add_flag("--check-config", out.check_config,
+               "check the options and the files they name (TLS certificate and key, join key), then exit 0 or 2");
   app.add_option("--bin-dir", ignored_bin_dir, "(supervisor) where the binaries are")->group("Internal");
 }
 
@@ -192,7 +199,17 @@ bool resolve(Options& out) {
     out.ipc_path = default_ipc_path(out.master_port, pid);
   }
   if (out.relay_id.empty()) out.relay_id = random_relay_id();
-  return resolve_join_key(out);
+  if (!resolve_join_key(out)) return false;
+  if (out.tls_cert.empty() != out.tls_key.empty()) {
+    std::cerr << (out.tls_cert.empty() ? "--tls-key is set without --tls-cert" : "--tls-cert is set without --tls-key")
+              << ": TLS needs both\n";
+    return false;
+  }
+  if (std::string why; !load_tls(out, why)) {
+    std::cerr << "TLS: " << why << "\n";
+    return false;
+  }
+  return true;
 }
 
 bool all_of(std::string_view s, bool (*ok)(char)) {
@@ -216,9 +233,11 @@ bool valid_cluster_name(std::string_view name) {
 }
 
 bool valid_public_url(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.size() > 200 || url.substr(0, kScheme.size()) != kScheme) return false;
-  std::string_view rest = url.substr(kScheme.size());
+  if (url.size() > 200) return false;
+  std::string_view rest;
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (url.substr(0, scheme.size()) == scheme) rest = url.substr(scheme.size());
+  }
   if (rest.empty() || rest.back() == '/') return false;
   // host[:port] or [v6]:port; no path, query, userinfo or spaces: it is
   // written into Location headers and JSON as it is.
@@ -233,6 +252,16 @@ std::string url_host(std::string_view bind_host) {
   if (bind_host == "::") return "[::1]";
   if (bind_host.find(':') != std::string_view::npos) return "[" + std::string(bind_host) + "]";
   return std::string(bind_host);
+}
+
+std::string url_scheme(const Options& options) { return options.tls ? "https://" : "http://"; }
+
+bool load_tls(Options& options, std::string& why) {
+  if (options.tls_cert.empty()) return true;
+  std::shared_ptr<tls::TlsContext> context = tls::TlsContext::server(options.tls_cert, options.tls_key, why);
+  if (!context) return false;
+  options.tls = std::move(context);
+  return true;
 }
 
 bool valid_admin_token(std::string_view token) {
@@ -270,6 +299,7 @@ int parse_options(int argc, char** argv, const char* program, Options& out) {
     std::cout << options_json(out) << std::endl;
     return 0;
   }
+  if (out.check_config) return 0;
   return -1;
 }
 
@@ -305,6 +335,8 @@ std::string options_json(const Options& o) {
   j["join-key-set"] = !o.join_key.empty();  // the key itself is never printed
   j["join-key-file"] = o.join_key_file;
   j["join-rate-limit"] = o.join_rate_limit;
+  j["tls-cert"] = o.tls_cert;
+  j["tls-key"] = o.tls_key;
   return j.dump();
 }
 

@@ -22,8 +22,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+
+#include "common/tls.h"
 
 namespace sprites {
 
@@ -66,6 +69,13 @@ struct Options {
   std::string join_key;
   std::string join_key_file;
   double join_rate_limit = 0;  // joins per second per source address; 0 disables
+  // TLS (docs/API.md "TLS"): both or neither. Loaded while the options are
+  // resolved, so a certificate that does not load is a usage error of every
+  // process (and of --print-config and --check-config, which the supervisor
+  // runs before it starts or restarts anything).
+  std::string tls_cert;
+  std::string tls_key;
+  std::shared_ptr<const tls::TlsContext> tls;  // null: plain HTTP
   int master_fd = -1;  // inherited listening socket for the master port
   int worker_fd = -1;  // inherited listening socket for the worker port
   int admin_fd = -1;   // inherited listening socket for the admin port
@@ -73,6 +83,7 @@ struct Options {
   int ipc_handoff_fd = -1;  // master: create the IPC socket, send it over this fd, exit
   int ready_fd = -1;        // master: report serving and worker counts here
   bool print_config = false;
+  bool check_config = false;  // resolve (and load what the options name), then exit 0 or 2
 };
 
 // Parses argv and SPRITES_* environment variables into `out`. Returns -1 when
@@ -96,7 +107,8 @@ std::string options_json(const Options& options);
 std::string default_ipc_path(uint16_t master_port, long pid);
 
 // docs/API.md "Clusters": the relay id and cluster name alphabets, and the
-// shape of a public URL (http://host:port, no path, no trailing /).
+// shape of a public URL (http:// or https://, host:port, no path, no
+// trailing /).
 bool valid_relay_id(std::string_view id);
 bool valid_cluster_name(std::string_view name);
 bool valid_public_url(std::string_view url);
@@ -105,6 +117,11 @@ bool valid_admin_token(std::string_view token);
 // A host to put in a URL for clients of an address the relay binds: the
 // loopback address for a wildcard, brackets around an IPv6 address.
 std::string url_host(std::string_view bind_host);
+// "https://" when the relay speaks TLS, else "http://".
+std::string url_scheme(const Options& options);
+// Loads the TLS certificate and key the options name into options.tls. False
+// and why when they do not load; true (and no context) without --tls-cert.
+bool load_tls(Options& options, std::string& why);
 // 6 random characters of [a-z0-9].
 std::string random_relay_id();
 

@@ -230,6 +230,8 @@ void TlsStream::note_error(int ssl_error) {
   failed_ = true;
   std::string reason;
   if (ssl_error == SSL_ERROR_SSL) {
+    unsigned long code = ERR_peek_last_error();
+    plain_http_ = ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_HTTP_REQUEST;
     reason = openssl_reason("TLS error");
   } else {
     ERR_clear_error();

@@ -110,6 +110,8 @@ class TlsStream {
   // Why the stream failed: OpenSSL's reason, with the certificate check's
   // result when that is what failed.
   const std::string& error() const { return error_; }
+  // The failure was a plain HTTP request sent to this TLS server.
+  bool peer_spoke_plain_http() const { return plain_http_; }
 
  private:
   Status pump(const TlsIo& io);
@@ -119,6 +121,7 @@ class TlsStream {
   std::string error_;
   bool failed_ = false;
   bool shut_ = false;
+  bool plain_http_ = false;
 };
 
 }  // namespace sprites::tls

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -78,7 +79,7 @@ master::RelayIdentity relay_identity(const Options& options) {
   if (!options.nats.empty()) identity.cluster = options.cluster;
   identity.master_url = options.public_master;
   identity.worker_url = options.public_worker.empty()
-                            ? "http://" + url_host(options.host) + ":" + std::to_string(options.worker_port)
+                            ? url_scheme(options) + url_host(options.host) + ":" + std::to_string(options.worker_port)
                             : options.public_worker;
   return identity;
 }
@@ -107,6 +108,8 @@ struct Master {
         ready(options.ready_fd) {
     answerer.attach(listener);
     api.attach(listener);
+    listener.set_tls(options.tls);
+    admin_listener.set_tls(options.tls);
     api.set_join_key(options.join_key);
     if (join_limit) api.set_join_rate_limit(join_limit.get());
     const std::string web = master::WebPages::folder(options.web_dir);
@@ -128,7 +131,7 @@ struct Master {
   // Once the master port listens: the public URL, then the cluster.
   bool join_cluster(const Options& options) {
     if (identity.master_url.empty()) {
-      identity.master_url = "http://" + url_host(options.host) + ":" + std::to_string(listener.port());
+      identity.master_url = url_scheme(options) + url_host(options.host) + ":" + std::to_string(listener.port());
     }
     std::string why;
     if (cluster.start(why)) return true;
@@ -244,6 +247,13 @@ int main(int argc, char** argv) {
       });
       LOG_INFO("relay %s serving on port %u, ipc %s, grid width %u, max nodes %llu", m.identity.id.c_str(), m.listener.port(),
                options.ipc_path.c_str(), m.config.grid_width, static_cast<unsigned long long>(m.config.max_nodes));
+      if (options.tls) {
+        char until[32] = "?";
+        const time_t t = static_cast<time_t>(options.tls->not_after());
+        struct tm tm {};
+        if (gmtime_r(&t, &tm)) std::strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        LOG_INFO("TLS on every port with %s, valid until %s", options.tls_cert.c_str(), until);
+      }
       if (options.admin_port >= 0) {
         LOG_INFO("operator endpoints on %s port %u%s", options.admin_host.c_str(), m.admin_listener.port(),
                  options.admin_token.empty() ? "" : ", admin token required");

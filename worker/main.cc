@@ -3,6 +3,9 @@
 //
 // On SIGTERM/SIGINT the worker stops accepting, lets throws already forwarded
 // get their answer from the master (bounded by a grace period), then closes.
+// On SIGHUP (the supervisor's planned restart) it loads its TLS certificate
+// and key again: new connections get the new ones, open ones keep theirs, and
+// files that no longer load leave the old ones in use (logged).
 #include <signal.h>
 #include <unistd.h>
 
@@ -43,8 +46,18 @@ struct Worker {
              nullptr),
         intake(link, options.max_body_bytes),
         listener(loop, intake, Process::http_limits(options)),
-        drain(make_timer(loop, this)) {
+        drain(make_timer(loop, this)),
+        tls_cert(options.tls_cert),
+        tls_key(options.tls_key) {
     intake.attach(listener);
+    listener.set_tls(options.tls);
+    if (options.tls) {
+      reload = UvHandle<uv_signal_t>::allocate();
+      uv_signal_init(loop, reload.get());
+      reload->data = this;
+      uv_signal_start(reload.get(), on_reload, SIGHUP);
+      uv_unref(reload.handle());  // never what keeps the loop running
+    }
     link.set_figures([this] {
       ipc::FiguresMessage f;
       f.connections = static_cast<uint32_t>(listener.connection_count());
@@ -62,11 +75,26 @@ struct Worker {
     uv_timer_start(drain.get(), on_drain, 0, kDrainCheckMs);
   }
 
+  static void on_reload(uv_signal_t* handle, int) {
+    guarded("worker: TLS reload", [handle] {
+      auto* w = static_cast<Worker*>(handle->data);
+      std::string why;
+      std::shared_ptr<tls::TlsContext> context = tls::TlsContext::server(w->tls_cert, w->tls_key, why);
+      if (!context) {
+        LOG_ERROR("SIGHUP: TLS certificate not reloaded, the one loaded before stays in use: %s", why.c_str());
+        return;
+      }
+      w->listener.set_tls(std::move(context));
+      LOG_INFO("SIGHUP: TLS certificate %s reloaded for new connections", w->tls_cert.c_str());
+    });
+  }
+
   static void on_drain(uv_timer_t* t) {
     guarded("worker: stop drain", [t] {
       auto* w = static_cast<Worker*>(t->data);
       if (w->link.in_flight() > 0 && uv_now(w->loop) - w->stop_started < kStopGraceMs) return;
       w->drain.close();
+      w->reload.close();
       w->link.close();  // answers anything left with 503
       w->listener.close();
     });
@@ -77,6 +105,9 @@ struct Worker {
   worker::ThrowIntake intake;
   http::HttpListener listener;
   UvHandle<uv_timer_t> drain;
+  std::string tls_cert;
+  std::string tls_key;
+  UvHandle<uv_signal_t> reload;  // SIGHUP, with TLS only
   uint64_t stop_started = 0;
 };
 
@@ -95,7 +126,8 @@ int main(int argc, char** argv) {
       process.on_stop_signals({SIGTERM, SIGINT},
                               [&w](int signum) { w.stop(signum == SIGTERM ? "SIGTERM" : "SIGINT"); });
       w.link.start();
-      LOG_INFO("serving throws on port %u, master at %s", w.listener.port(), options.ipc_path.c_str());
+      LOG_INFO("serving throws on port %u%s, master at %s", w.listener.port(), options.tls ? " (TLS)" : "",
+               options.ipc_path.c_str());
       process.run();
     }
   }  // the parts close, last made first

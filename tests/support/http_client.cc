@@ -15,6 +15,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -178,7 +183,9 @@ Connection::Connection(Connection&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       port_(other.port_),
       buffer_(std::move(other.buffer_)),
-      eof_(other.eof_) {}
+      eof_(other.eof_),
+      tls_context_(std::exchange(other.tls_context_, nullptr)),
+      tls_(std::exchange(other.tls_, nullptr)) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
@@ -187,19 +194,96 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     port_ = other.port_;
     buffer_ = std::move(other.buffer_);
     eof_ = other.eof_;
+    tls_context_ = std::exchange(other.tls_context_, nullptr);
+    tls_ = std::exchange(other.tls_, nullptr);
   }
   return *this;
 }
 
 void Connection::close() {
+  SSL_free(std::exchange(tls_, nullptr));
+  SSL_CTX_free(std::exchange(tls_context_, nullptr));
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
   }
 }
 
+namespace {
+
+std::string tls_failure(SSL* ssl, const char* what) {
+  std::string reason = what;
+  unsigned long code = ERR_get_error();
+  if (code != 0) {
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    reason += std::string(": ") + text;
+  }
+  ERR_clear_error();
+  if (ssl && SSL_get_verify_result(ssl) != X509_V_OK) {
+    reason += std::string(" (") + X509_verify_cert_error_string(SSL_get_verify_result(ssl)) + ")";
+  }
+  return reason;
+}
+
+}  // namespace
+
+std::string Connection::try_start_tls(const std::string& ca_file, const std::string& host) {
+  if (fd_ < 0 || tls_) return "not a plain open connection";
+  ERR_clear_error();
+  tls_context_ = SSL_CTX_new(TLS_client_method());
+  if (!tls_context_) return tls_failure(nullptr, "SSL_CTX_new");
+  SSL_CTX_set_verify(tls_context_, SSL_VERIFY_PEER, nullptr);
+  if (SSL_CTX_load_verify_file(tls_context_, ca_file.c_str()) != 1) return tls_failure(nullptr, "CA file");
+  tls_ = SSL_new(tls_context_);
+  SSL_set_fd(tls_, fd_);
+  unsigned char ip[16];
+  if (::inet_pton(AF_INET, host.c_str(), ip) == 1 || ::inet_pton(AF_INET6, host.c_str(), ip) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_), host.c_str());
+  } else {
+    SSL_ctrl(tls_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
+    SSL_set1_host(tls_, host.c_str());
+  }
+  if (SSL_connect(tls_) != 1) return tls_failure(tls_, "TLS handshake");
+  return {};
+}
+
+void Connection::start_tls(const std::string& ca_file, const std::string& host) {
+  std::string why = try_start_tls(ca_file, host);
+  if (!why.empty()) throw std::runtime_error(why);
+}
+
+std::string Connection::tls_version() const { return tls_ ? SSL_get_version(tls_) : ""; }
+
+std::string Connection::peer_certificate_pem() const {
+  if (!tls_) return {};
+  X509* cert = SSL_get1_peer_certificate(tls_);
+  if (!cert) return {};
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<std::size_t>(size));
+  BIO_free(bio);
+  X509_free(cert);
+  return pem;
+}
+
 bool Connection::try_send_raw(std::string_view bytes) {
   if (fd_ < 0) return false;
+  if (tls_) {
+    while (!bytes.empty()) {
+      ERR_clear_error();
+      size_t written = 0;
+      if (SSL_write_ex(tls_, bytes.data(), bytes.size(), &written) != 1) {
+        if (SSL_get_error(tls_, 0) == SSL_ERROR_WANT_WRITE) throw std::runtime_error("send: timed out (guard)");
+        ERR_clear_error();
+        return false;
+      }
+      bytes.remove_prefix(written);
+    }
+    return true;
+  }
   while (!bytes.empty()) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n < 0) {
@@ -236,6 +320,21 @@ void Connection::send_request(std::string_view method, std::string_view target, 
 bool Connection::fill() {
   if (eof_ || fd_ < 0) return false;
   char chunk[65536];
+  if (tls_) {
+    ERR_clear_error();
+    size_t got = 0;
+    if (SSL_read_ex(tls_, chunk, sizeof chunk, &got) == 1) {
+      buffer_.append(chunk, got);
+      return true;
+    }
+    const int error = SSL_get_error(tls_, 0);
+    if (error == SSL_ERROR_WANT_READ) {
+      throw std::runtime_error("recv: no answer within " + std::to_string(kIoGuard.count()) + " s (guard)");
+    }
+    ERR_clear_error();
+    eof_ = true;  // close_notify, a FIN without it, or a reset
+    return false;
+  }
   for (;;) {
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
     if (n > 0) {
@@ -344,6 +443,7 @@ Response Connection::request(std::string_view method, std::string_view target, c
 bool Connection::is_closed_by_peer(std::chrono::milliseconds guard) {
   if (!buffer_.empty()) return false;
   if (eof_ || fd_ < 0) return true;
+  if (tls_ && SSL_pending(tls_) > 0) return false;
   pollfd p{fd_, POLLIN, 0};
   int rc;
   do {

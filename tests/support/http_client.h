@@ -10,7 +10,10 @@
 // bodies, and tells a close by the peer apart from silence. Socket timeouts of
 // 30 s exist only as failure guards: a test never waits on them to make progress.
 //
-// Deliberately left out: TLS, redirects, compression, connection pools. A test
+// TLS: start_tls() turns a connection into an https one (blocking OpenSSL on
+// the same socket), verifying the relay's certificate against a test CA.
+//
+// Deliberately left out: redirects, compression, connection pools. A test
 // that needs several connections holds several Connection objects.
 //
 // Dropped alternative: libcurl. It hides exactly what these tests check (when the
@@ -30,6 +33,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
 
 namespace sprites::test {
 
@@ -88,6 +94,18 @@ class Connection {
 
   std::uint16_t port() const { return port_; }
 
+  // Runs a TLS handshake on this connection, verifying the server against
+  // the PEM CA in `ca_file` and `host` (a name or an IP literal); from then on
+  // every request and answer is encrypted. Empty on success, else OpenSSL's
+  // reason (with the certificate check's result).
+  std::string try_start_tls(const std::string& ca_file, const std::string& host = "127.0.0.1");
+  // The same; a failed handshake fails the test.
+  void start_tls(const std::string& ca_file, const std::string& host = "127.0.0.1");
+  // The TLS version the handshake agreed ("TLSv1.3"), or "" on plain HTTP.
+  std::string tls_version() const;
+  // The certificate the server presented, as PEM ("" on plain HTTP).
+  std::string peer_certificate_pem() const;
+
   // Writes all of `bytes`; throws when the peer has gone.
   void send_raw(std::string_view bytes);
   // Writes all of `bytes`; false when the peer reset or closed the connection.
@@ -120,6 +138,8 @@ class Connection {
   std::uint16_t port_ = 0;
   std::string buffer_;
   bool eof_ = false;
+  SSL_CTX* tls_context_ = nullptr;
+  SSL* tls_ = nullptr;
 };
 
 // True when nothing accepts TCP connections on 127.0.0.1:port.
