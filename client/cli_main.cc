@@ -12,8 +12,12 @@
 //
 // The master and worker addresses come from --master / --worker (env
 // SPRITES_MASTER / SPRITES_WORKER, defaults 127.0.0.1:8000 / 127.0.0.1:8001)
-// as host:port, [v6]:port or http://host:port; names are resolved once before
-// the command runs. --node and --token also come from SPRITES_NODE /
+// as host:port, [v6]:port, http://host:port or https://host:port; names are
+// resolved once before the command runs. An https:// relay is spoken to over
+// TLS and its certificate checked against the host as written, with the CA
+// bundle of --ca (env SPRITES_CA) or else the system's trust store; a --ca
+// that does not load is a usage error even when no address is https (a 307
+// may lead to one). --node and --token also come from SPRITES_NODE /
 // SPRITES_TOKEN, which keeps the token out of `ps`. Answers go to standard
 // output as the relay sent them, errors to standard error as one line; exit
 // status 0 on success, 1 when the relay refused or could not be reached (a
@@ -28,7 +32,8 @@
 //
 // In a cluster, `listen` and `leave` follow a 307 to the node's home relay
 // (any relay's master will do as --master), its location parsed and resolved
-// like --master; `throw` is accepted by any relay's worker.
+// like --master (an https:// location gets TLS with the same CA); `throw` is
+// accepted by any relay's worker.
 //
 // Events are printed one per line with the bytes the relay sent (numbers, key
 // order and escapes untouched), flushed at once, so
@@ -60,6 +65,7 @@
 #include "common/direction.h"
 #include "common/identifiers.h"
 #include "common/key_file.h"
+#include "common/tls.h"
 
 using namespace sprites;
 using namespace sprites::client;
@@ -88,6 +94,7 @@ struct Args {
   std::string ticket;
   std::string join_key_file;
   int64_t ttl_s = 300;
+  std::string ca;  // "": the system's trust store
 };
 
 void say_error(const std::string& text) { std::fprintf(stderr, "sprites-cli: %s\n", text.c_str()); }
@@ -102,9 +109,11 @@ void print_line(const std::string& text) {
 // them and drops the connections, after which the loop ends by itself.
 class Command final : public SessionObserver {
  public:
-  Command(uv_loop_t* loop, const Endpoint& master, const Endpoint& worker) : loop_(loop) {
-    master_ = HttpClient::create(loop, HttpClientOptions{master, std::nullopt, 2, 16u << 20});
-    worker_ = HttpClient::create(loop, HttpClientOptions{worker, std::nullopt, 1, 16u << 20});
+  Command(uv_loop_t* loop, const Endpoint& master, const Endpoint& worker,
+          std::shared_ptr<const tls::TlsContext> tls)
+      : loop_(loop), tls_(std::move(tls)) {
+    master_ = HttpClient::create(loop, options(master, 2));
+    worker_ = HttpClient::create(loop, options(worker, 1));
     session_ = std::make_unique<NodeSession>(*master_, *worker_, *this);
     uv_timer_init(loop, &guard_);
     uv_timer_init(loop, &retry_);
@@ -207,9 +216,9 @@ class Command final : public SessionObserver {
   // over from now on (at most kMaxRedirects times in a row), once its name
   // resolved; then `resume` sends the request again. Else the command ends.
   void follow(const Response& response, const char* what, std::function<void()> resume) {
-    auto host_port = redirect_host_port(response);
+    auto address = redirect_address(response);
     std::string error;
-    auto home = host_port ? parse_endpoint(*host_port, &error) : std::nullopt;
+    auto home = address ? parse_endpoint(*address, &error) : std::nullopt;
     if (!home || ++redirects_ > kMaxRedirects) {
       say_error(std::string(what) + " redirected, and not followed: " + describe(response) +
                 (error.empty() ? "" : " (" + error + ")"));
@@ -222,10 +231,16 @@ class Command final : public SessionObserver {
                 say_error(std::string(what) + " redirected, and not followed: " + why);
                 return finish(1);
               }
-              master_ = HttpClient::create(loop_, HttpClientOptions{std::move(*resolved), std::nullopt, 2, 16u << 20});
+              master_ = HttpClient::create(loop_, options(std::move(*resolved), 2));
               session_->move_to(*master_, *worker_);
               resume();
             });
+  }
+
+  HttpClientOptions options(Endpoint server, uint32_t in_flight) const {
+    HttpClientOptions o{std::move(server), std::nullopt, in_flight, 16u << 20, nullptr};
+    o.tls = tls_for(o.server, tls_);
+    return o;
   }
 
   void arm_guard(const char* what) {
@@ -286,6 +301,7 @@ class Command final : public SessionObserver {
 
   static constexpr int kMaxRedirects = 3;
   uv_loop_t* loop_;
+  std::shared_ptr<const tls::TlsContext> tls_;  // for https:// relays; null when the trust store did not load
   int redirects_ = 0;
   HttpClient::Ptr master_;
   HttpClient::Ptr worker_;
@@ -331,12 +347,16 @@ struct Subcommands {
 Subcommands declare(CLI::App& app, Args& args) {
   app.require_subcommand(1);
   app.fallthrough();
-  app.add_option("--master", args.master, "master address: host:port, [IPv6]:port or http://host:port; names are resolved")
+  app.add_option("--master", args.master,
+                 "master address: host:port, [IPv6]:port, http://host:port or https://host:port; names are resolved")
       ->envname("SPRITES_MASTER")
       ->capture_default_str();
-  app.add_option("--worker", args.worker, "worker address: host:port, [IPv6]:port or http://host:port; names are resolved")
+  app.add_option("--worker", args.worker, "worker address, in the forms of --master")
       ->envname("SPRITES_WORKER")
       ->capture_default_str();
+  app.add_option("--ca", args.ca,
+                 "PEM CA bundle to verify https:// relays against (env SPRITES_CA; default: the system's trust store)")
+      ->envname("SPRITES_CA");
 
   Subcommands sub;
   sub.join = app.add_subcommand("join", "join a group; prints the 201 answer (node, token, neighbours) as one JSON line");
@@ -465,6 +485,20 @@ int main(int argc, char** argv) {
     if (!sprite_text) return 2;
   }
 
+  // The CA is loaded whether or not an address is https (a redirect may
+  // be): a --ca that does not load is a usage error at once. The system's
+  // trust store failing is only an error for an https:// address.
+  std::string tls_problem;
+  std::shared_ptr<const tls::TlsContext> tls = tls::TlsContext::client(args.ca, tls_problem);
+  if (!tls && !args.ca.empty()) {
+    say_error("--ca: " + tls_problem);
+    return 2;
+  }
+  if (!tls && (master->tls || worker->tls)) {
+    say_error(tls_problem);
+    return 1;
+  }
+
   ::signal(SIGPIPE, SIG_IGN);
   uv_loop_t* loop = uv_default_loop();
   // Both names, once and at once, before anything is sent: a name that does
@@ -476,7 +510,7 @@ int main(int argc, char** argv) {
   }
   int code = 1;
   {
-    Command command(loop, *master, *worker);
+    Command command(loop, *master, *worker, tls);
     if (sub.join->parsed()) command.join(args);
     else if (sub.listen->parsed()) command.listen(args);
     else if (sub.throw_cmd->parsed()) command.throw_sprite(args, *direction, *sprite_text);

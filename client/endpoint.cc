@@ -115,14 +115,14 @@ std::string ipv4_text(const sockaddr_in& address) {
 
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string* error) {
   const std::string_view given = text;
+  bool tls = false;
   if (size_t scheme_end = text.find("://"); scheme_end != std::string_view::npos) {
     const std::string scheme = lower(text.substr(0, scheme_end));
-    if (scheme == "https") {
-      return fail(error, quoted(given) + ": https is not supported yet; give http://host:port or host:port");
+    if (scheme != "http" && scheme != "https") {
+      return fail(error, quoted(given) + ": the relay speaks http and https only; give https://host:port, "
+                                         "http://host:port or host:port");
     }
-    if (scheme != "http") {
-      return fail(error, quoted(given) + ": the relay speaks http only; give http://host:port or host:port");
-    }
+    tls = scheme == "https";
     text.remove_prefix(scheme_end + 3);
     if (!text.empty() && text.back() == '/') text.remove_suffix(1);  // http://host:port/ is the same relay
   }
@@ -161,6 +161,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view text, std::string* error
   }
 
   Endpoint out;
+  out.tls = tls;
   out.host = std::string(host);
   out.port = static_cast<uint16_t>(port);
   std::optional<Address> address = literal(out.host, out.port);

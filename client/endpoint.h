@@ -4,9 +4,13 @@
 //
 // Accepted: `host:port` with host an IPv4 literal or a name, `[v6]:port` with
 // an IPv6 literal in brackets, each optionally written as a URL with
-// `http://` in front (and at most a `/` after), the form the relay's join
-// answer and its 307s use. Every other scheme is a usage error; `https://` is
-// refused as not supported yet. The port is always required.
+// `http://` or `https://` in front (and at most a `/` after), the forms the
+// relay's join answer and its 307s use. `https://` sets `tls`: the connection
+// speaks TLS and checks the relay's certificate against the host as written
+// (client/http_client.h); without a scheme the address is plain http, as
+// before TLS existed, so no existing command line changes meaning. Every
+// other scheme is a usage error. The port is always required: https has no
+// default port here either, a relay's ports are its own choice.
 //
 // Parsing is pure: a literal becomes its one address at once, a name is kept
 // as given with no address yet (resolved() is false); client/resolver.h turns
@@ -65,14 +69,18 @@ struct Endpoint {
   uint16_t port = 0;
   std::string text;  // "relay.example.com:8000", "[::1]:8000": the Host header and messages
   std::vector<Address> addresses;  // tried in this order; empty until resolved
+  bool tls = false;  // https://: TLS, the certificate checked against `host`
 
   bool resolved() const { return !addresses.empty(); }
   bool is_name() const;      // host is a name (resolved by client/resolver.h), not a literal
   bool is_loopback() const;  // resolved, and every address is loopback
+  // "https://" + text for a TLS endpoint, else text: what parse_endpoint reads
+  // back as this endpoint.
+  std::string written() const { return tls ? "https://" + text : text; }
 };
 
-// "host:port", "[v6]:port", "http://host:port" (optionally ending in "/"),
-// port 1..65535. On failure returns nullopt and says why in `error`.
+// "host:port", "[v6]:port", "http://host:port", "https://host:port" (a URL
+// optionally ending in "/"), port 1..65535. On failure returns nullopt and says why in `error`.
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string* error);
 
 // An IPv4 literal ("127.0.0.2") as a source address with port 0.

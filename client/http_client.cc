@@ -1,7 +1,10 @@
 // See http_client.h. A read is parsed at once; responses it completes are
 // collected in `completed_` and handed to their handlers only after
 // llhttp_execute returned, so a handler may queue the next request or drop the
-// client without the parser being on the stack.
+// client without the parser being on the stack. With TLS a read goes through
+// TlsStream::read, which hands each record's plaintext to llhttp as it is
+// decrypted; handlers run only after the read returned, so neither OpenSSL
+// nor llhttp is on the stack when a handler writes the next request.
 #include "client/http_client.h"
 
 #include <netinet/in.h>
@@ -76,6 +79,9 @@ void HttpClient::release() {
   released_ = true;
   queue_.clear();  // handlers are dropped, never called
   written_ = 0;
+  // A TLS peer is told the connection ends on purpose (close_notify), not
+  // cut; best effort, like the rest of a close.
+  if (tls_ && state_ == State::Open) tls_->shutdown(tls_io());
   if (handle_open_) {
     if (state_ != State::Closing) begin_close("released");
     return;  // freed in on_closed
@@ -118,12 +124,19 @@ void HttpClient::connect() {
   tcp_.data = this;
   handle_open_ = true;
   ever_connected_ = false;
+  ending_ = false;
   ++connects_;
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
   if (!options_.server.resolved()) {
     // A caller that skipped client/resolver.h: fail the queue, do not guess.
     begin_close("connect to " + options_.server.text + ": the name was not resolved");
+    return;
+  }
+  if (options_.server.tls && !options_.tls) {
+    // An owner that forgot the context: never send the request (and its
+    // token) in the clear to an https:// relay.
+    begin_close("connect to " + options_.server.text + ": https:// without a TLS context");
     return;
   }
   int rc = open_socket();  // TCP_NODELAY is set there
@@ -186,11 +199,24 @@ void HttpClient::connected(int status) {
     connect_failed(status);
     return;
   }
-  state_ = State::Open;
-  ever_connected_ = true;
   preferred_ = address_;
   tried_ = 0;
   connect_failures_.clear();
+  if (!options_.tls) return opened();
+  // The requests wait for the handshake; its answers arrive in received().
+  state_ = State::Handshaking;
+  tls_ = std::make_unique<tls::TlsStream>(*options_.tls, options_.server.host);
+  tls_->start(tls_io());
+  if (state_ == State::Handshaking && !tls_->error().empty()) {
+    begin_close("TLS handshake with " + options_.server.text + " failed: " + tls_->error());
+  }
+}
+
+// The connection is ready for requests: TCP connected, and with TLS the
+// handshake done.
+void HttpClient::opened() {
+  state_ = State::Open;
+  ever_connected_ = true;
   flush();
 }
 
@@ -200,33 +226,57 @@ void HttpClient::flush() {
     if (!queue_.empty()) connect();
     return;
   }
-  if (state_ != State::Open) return;
-  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
-  while (written_ < queue_.size() && written_ < options_.max_in_flight) {
+  while (state_ == State::Open && !ending_ && written_ < queue_.size() && written_ < options_.max_in_flight) {
     std::string bytes = std::exchange(queue_[written_].bytes, std::string());
     ++written_;
-    // A write libuv finishes inside uv_write still costs an epoll_ctl (it
-    // drops POLLOUT interest) and defers its callback a loop turn, so the
-    // socket is offered the bytes directly first. uv_try_write refuses while
-    // an earlier uv_write is queued, which keeps the bytes in order.
-    uv_buf_t whole = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
-    int sent = uv_try_write(stream, &whole, 1);
-    if (sent == static_cast<int>(bytes.size())) continue;
-    if (sent < 0 && sent != UV_EAGAIN) {
-      begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(sent));
-      return;
-    }
-    auto* w = new WriteRequest;
-    w->bytes = bytes.substr(sent > 0 ? static_cast<size_t>(sent) : 0);
-    uv_buf_t rest = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-    w->req.data = this;
-    int rc = uv_write(&w->req, stream, &rest, 1, &HttpClient::on_write);
-    if (rc != 0) {
-      delete w;
-      begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(rc));
-      return;
+    if (!tls_) {
+      write_bytes(bytes);
+    } else if (!tls_->write(bytes, tls_io()) && state_ == State::Open) {
+      begin_close("TLS error with " + options_.server.text + ": " + tls_->error());
     }
   }
+}
+
+// Bytes for the socket (a request, or TLS records). False after a failed
+// write began the close.
+bool HttpClient::write_bytes(std::string_view bytes) {
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  // A write libuv finishes inside uv_write still costs an epoll_ctl (it
+  // drops POLLOUT interest) and defers its callback a loop turn, so the
+  // socket is offered the bytes directly first. uv_try_write refuses while
+  // an earlier uv_write is queued, which keeps the bytes in order.
+  uv_buf_t whole = uv_buf_init(const_cast<char*>(bytes.data()), static_cast<unsigned>(bytes.size()));
+  int sent = uv_try_write(stream, &whole, 1);
+  if (sent == static_cast<int>(bytes.size())) return true;
+  if (sent < 0 && sent != UV_EAGAIN) {
+    begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(sent));
+    return false;
+  }
+  auto* w = new WriteRequest;
+  w->bytes = bytes.substr(sent > 0 ? static_cast<size_t>(sent) : 0);
+  uv_buf_t rest = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  w->req.data = this;
+  int rc = uv_write(&w->req, stream, &rest, 1, &HttpClient::on_write);
+  if (rc != 0) {
+    delete w;
+    begin_close(std::string("write to ") + options_.server.text + ": " + uv_strerror(rc));
+    return false;
+  }
+  return true;
+}
+
+// TLS records OpenSSL made (handshake messages, requests, alerts): to the
+// socket, while there is one to write to.
+void HttpClient::tls_send(void* owner, std::string_view ciphertext) {
+  auto* c = static_cast<HttpClient*>(owner);
+  if (c->handle_open_ && c->state_ != State::Closing) c->write_bytes(ciphertext);
+}
+
+// One record's plaintext: parsed at once. False stops the read at a parse
+// error (received_tls reads the reason from the parser).
+bool HttpClient::tls_deliver(void* owner, std::string_view plaintext) {
+  auto* c = static_cast<HttpClient*>(owner);
+  return llhttp_execute(&c->parser_, plaintext.data(), plaintext.size()) == HPE_OK;
 }
 
 void HttpClient::on_write(uv_write_t* req, int status) {
@@ -234,7 +284,7 @@ void HttpClient::on_write(uv_write_t* req, int status) {
   auto* c = static_cast<HttpClient*>(req->data);
   delete w;
   if (status == 0 || status == UV_ECANCELED) return;
-  if (c->state_ == State::Open || c->state_ == State::Connecting) {
+  if (c->state_ == State::Open || c->state_ == State::Connecting || c->state_ == State::Handshaking) {
     guarded("http client: write", [&] {
       c->begin_close(std::string("write to ") + c->options_.server.text + ": " + uv_strerror(status));
     });
@@ -275,7 +325,7 @@ int HttpClient::on_message_complete(llhttp_t* parser) {
 
 void HttpClient::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* c = static_cast<HttpClient*>(stream->data);
-  if (c->state_ != State::Open) return;
+  if (c->state_ != State::Open && c->state_ != State::Handshaking) return;
   if (nread == 0) return;
   ++c->in_callback_;
   guarded("http client: read", [&] { c->received(nread, buf); });
@@ -284,21 +334,57 @@ void HttpClient::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void HttpClient::received(ssize_t nread, const uv_buf_t* buf) {
   std::string problem;
+  const bool handshaking = state_ == State::Handshaking;
   if (nread > 0) {
-    llhttp_errno_t err = llhttp_execute(&parser_, buf->base, static_cast<size_t>(nread));
-    if (err != HPE_OK) {
-      const char* reason = llhttp_get_error_reason(&parser_);
-      problem = std::string("bad HTTP from ") + options_.server.text + ": " + (reason ? reason : "parse error");
-    }
+    std::string_view bytes(buf->base, static_cast<size_t>(nread));
+    problem = tls_ ? received_tls(bytes) : parse(bytes);
   } else if (nread == UV_EOF) {
     // A response framed by the end of the connection completes here.
-    llhttp_finish(&parser_);
+    if (!handshaking) llhttp_finish(&parser_);
     problem = "connection closed by " + options_.server.text;
   } else {
     problem = std::string("read from ") + options_.server.text + ": " + uv_strerror(static_cast<int>(nread));
   }
+  if (handshaking && !problem.empty()) {
+    problem = "TLS handshake with " + options_.server.text + " failed: " + problem;
+  }
+  // The answers this read completed are handed out before the close, and
+  // a request their handlers queue waits for the next connection: this one
+  // is ending.
+  ending_ = !problem.empty();
   deliver();
-  if (!problem.empty() && state_ == State::Open) begin_close(problem);
+  if (!problem.empty() && (state_ == State::Open || state_ == State::Handshaking)) begin_close(problem);
+}
+
+std::string HttpClient::parse(std::string_view bytes) {
+  llhttp_execute(&parser_, bytes.data(), bytes.size());
+  return parse_problem();
+}
+
+// Empty, or why the parser stopped.
+std::string HttpClient::parse_problem() const {
+  if (llhttp_get_errno(&parser_) == HPE_OK) return {};
+  const char* reason = llhttp_get_error_reason(&parser_);
+  return std::string("bad HTTP from ") + options_.server.text + ": " + (reason ? reason : "parse error");
+}
+
+// Ciphertext: handshake records while handshaking, then responses. Empty, or
+// why the connection must close.
+std::string HttpClient::received_tls(std::string_view ciphertext) {
+  const tls::TlsStream::Status status = tls_->read(ciphertext, tls_io());
+  if (state_ != State::Open && state_ != State::Handshaking) return {};  // a write failed meanwhile
+  if (status == tls::TlsStream::Status::Failed) {
+    return state_ == State::Handshaking ? tls_->error()
+                                        : "TLS error from " + options_.server.text + ": " + tls_->error();
+  }
+  if (std::string bad = parse_problem(); !bad.empty()) return bad;
+  if (status == tls::TlsStream::Status::Closed) {
+    // close_notify: the end of the connection, as a TCP end of file is.
+    if (state_ == State::Open) llhttp_finish(&parser_);
+    return "connection closed by " + options_.server.text;
+  }
+  if (state_ == State::Handshaking && tls_->handshake_done()) opened();
+  return {};
 }
 
 void HttpClient::deliver() {
@@ -362,6 +448,7 @@ void HttpClient::on_closed(uv_handle_t* handle) {
   auto* c = static_cast<HttpClient*>(handle->data);
   c->handle_open_ = false;
   c->state_ = State::Idle;
+  c->tls_.reset();  // a new connection starts a new TLS session
   if (c->released_) {
     if (c->in_callback_ == 0) delete c;
     return;

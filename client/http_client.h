@@ -27,10 +27,23 @@
 // server cannot make the client spin). Nothing is retried after it was
 // written: a POST is not idempotent, the caller decides.
 //
+// TLS (an https:// endpoint): with a context in the options the connection
+// speaks TLS (common/tls.h). After the TCP connect the client runs the
+// handshake, sending the endpoint's host as written (name or IP literal) as
+// the name the certificate must carry, and only once it is done writes the
+// queued requests; a failed handshake fails every queued request with the
+// TLS reason ("TLS handshake with relay.example.com:8443 failed: certificate
+// verify failed (unable to get local issuer certificate)") and is not tried
+// on the next address (a certificate is the same whichever address served
+// it). A peer's close_notify ends the connection like a TCP end of file. An
+// https:// endpoint without a context fails its requests instead of sending
+// them, token and all, in the clear.
+//
 // Cost while idle (a held long-poll is idle): the uv_tcp_t, the llhttp_t, an
-// empty queue and a few words. There is no per-connection read buffer (every
-// read lands in one buffer per process and llhttp consumes it at once) and no
-// timer: a held poll ends by the server's timeout_ms, and owners that need a
+// empty queue and a few words; with TLS also the TlsStream (OpenSSL's SSL
+// object, whose record buffers it frees while idle). There is no
+// per-connection read buffer (every read lands in one buffer per process and
+// llhttp, or OpenSSL and then llhttp, consumes it at once) and no timer: a held poll ends by the server's timeout_ms, and owners that need a
 // deadline keep one for all their connections.
 //
 // Lifetime: create() returns an owner (HttpClient::Ptr). Dropping it closes
@@ -52,10 +65,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "client/endpoint.h"
 #include "client/transport.h"
+#include "common/tls.h"
 
 namespace sprites::client {
 
@@ -64,7 +79,17 @@ struct HttpClientOptions {
   std::optional<sockaddr_in> source;  // bind the client side to this address (port 0); IPv4 targets only
   uint32_t max_in_flight = 1;         // requests written and not yet answered
   uint32_t max_response_bytes = 16u << 20;
+  // Non-null: speak TLS with this context (the owner sets it for an https://
+  // endpoint; tls_for() below). Shared by every client of a process.
+  std::shared_ptr<const tls::TlsContext> tls;
 };
+
+// `context` when `server` is https://, else none: what an owner puts in
+// HttpClientOptions::tls for a client of `server`.
+inline std::shared_ptr<const tls::TlsContext> tls_for(const Endpoint& server,
+                                                      std::shared_ptr<const tls::TlsContext> context) {
+  return server.tls ? std::move(context) : nullptr;
+}
 
 class HttpClient final : public Transport {
  public:
@@ -92,7 +117,7 @@ class HttpClient final : public Transport {
   const Address& address() const { return options_.server.addresses[address_]; }
 
  private:
-  enum class State : uint8_t { Idle, Connecting, Open, Closing };
+  enum class State : uint8_t { Idle, Connecting, Handshaking, Open, Closing };
 
   struct Pending {
     std::string bytes;  // moved into the write request once written
@@ -112,6 +137,12 @@ class HttpClient final : public Transport {
   void connect_failed(int status);
   int open_socket();
   void flush();
+  bool write_bytes(std::string_view bytes);
+  std::string parse(std::string_view bytes);
+  std::string parse_problem() const;
+  std::string received_tls(std::string_view ciphertext);
+  void opened();
+  tls::TlsIo tls_io() { return tls::TlsIo{this, &HttpClient::tls_send, &HttpClient::tls_deliver}; }
   void begin_close(std::string reason);
   void deliver();
   void fail(std::vector<Pending>& failed, const std::string& reason);
@@ -131,15 +162,19 @@ class HttpClient final : public Transport {
   static int on_body(llhttp_t* parser, const char* at, size_t length);
   static int on_message_complete(llhttp_t* parser);
   static const llhttp_settings_t* settings();
+  static void tls_send(void* owner, std::string_view ciphertext);
+  static bool tls_deliver(void* owner, std::string_view plaintext);
 
   uv_loop_t* loop_;
   HttpClientOptions options_;
   uv_tcp_t tcp_{};
   llhttp_t parser_{};
+  std::unique_ptr<tls::TlsStream> tls_;  // this connection's TLS, from its TCP connect to its close
   State state_ = State::Idle;
   bool handle_open_ = false;   // uv_tcp_init done, close callback not yet run
   bool released_ = false;      // the owner let go: free once the handle is closed
-  bool ever_connected_ = false;  // the current socket got past connect
+  bool ever_connected_ = false;  // the current socket got past connect (and the TLS handshake)
+  bool ending_ = false;        // the last read ended the connection: write nothing more on it
   uint32_t in_callback_ = 0;   // handlers on the stack: defer the free
   uint32_t written_ = 0;       // queue_[0, written_) are on the wire
   uint32_t connects_ = 0;

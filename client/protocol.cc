@@ -264,20 +264,23 @@ std::string describe(const Response& response) {
   return out;
 }
 
-std::optional<std::string> url_host_port(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) return std::nullopt;
-  std::string_view rest = url.substr(kScheme.size());
+std::optional<std::string> url_address(std::string_view url) {
+  size_t scheme = 0;
+  for (std::string_view prefix : {"http://", "https://"}) {
+    if (url.substr(0, prefix.size()) == prefix) scheme = prefix.size();
+  }
+  if (scheme == 0) return std::nullopt;
+  std::string_view rest = url.substr(scheme);
   rest = rest.substr(0, rest.find('/'));
   if (rest.empty() || rest.find(':') == std::string_view::npos) return std::nullopt;
-  return std::string(rest);
+  return std::string(url.substr(0, scheme + rest.size()));
 }
 
-std::optional<std::string> redirect_host_port(const Response& response) {
+std::optional<std::string> redirect_address(const Response& response) {
   if (response.status != 307) return std::nullopt;
   Json body = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object() || !body.contains("location") || !body["location"].is_string()) return std::nullopt;
-  return url_host_port(body["location"].get<std::string>());
+  return url_address(body["location"].get<std::string>());
 }
 
 }  // namespace sprites::client

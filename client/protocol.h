@@ -59,12 +59,14 @@ enum class EventType : uint8_t { Sprite, Neighbors, Returned, Unknown };
 
 EventType event_type(std::string_view name);
 
-// "host:port" of an `http://host:port[/...]` URL (a relay's public URL, or a
-// redirect's location); nullopt for anything else.
-std::optional<std::string> url_host_port(std::string_view url);
-// The host:port a 307 answer points at (its body's `location`, which the
+// The relay address of an `http://host:port[/...]` or `https://host:port[/...]`
+// URL (a relay's public URL, or a redirect's location) with its scheme and
+// without its path, "https://relay.example.com:8443", which parse_endpoint
+// reads as a TLS endpoint; nullopt for anything else.
+std::optional<std::string> url_address(std::string_view url);
+// The relay address a 307 answer points at (its body's `location`, which the
 // relay sends beside the Location header: the transports surface no headers).
-std::optional<std::string> redirect_host_port(const Response& response);
+std::optional<std::string> redirect_address(const Response& response);
 
 // ---- requests ---------------------------------------------------------------
 

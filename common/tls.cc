@@ -86,9 +86,12 @@ const BIO_METHOD* relay_bio_method() {
 int no_passphrase(char*, int, int, void*) { return -1; }
 
 std::string openssl_reason(std::string_view fallback) {
-  unsigned long code = ERR_peek_last_error();
+  unsigned long code = ERR_peek_error();  // the first: the cause, where the last says which layer gave up
   ERR_clear_error();
   if (code == 0) return std::string(fallback);
+  // A file that does not open is a system error, which OpenSSL 3 has no
+  // reason string for: errno's text says it ("No such file or directory").
+  if (ERR_GET_LIB(code) == ERR_LIB_SYS) return std::strerror(ERR_GET_REASON(code));
   const char* reason = ERR_reason_error_string(code);
   return reason ? reason : std::string(fallback);
 }

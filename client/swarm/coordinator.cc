@@ -61,7 +61,8 @@ void Coordinator::preflight() {
   for (auto [what, list] : {std::pair{"master", &options_.masters}, std::pair{"worker", &options_.workers}}) {
     for (client::Endpoint& target : *list) {
       probes_.push_back(Probe{what, &target,
-                              client::HttpClient::create(loop_, client::HttpClientOptions{target, std::nullopt, 1, 1u << 20})});
+                              client::HttpClient::create(loop_, client::HttpClientOptions{
+                                  target, std::nullopt, 1, 1u << 20, client::tls_for(target, options_.tls)})});
     }
   }
   for (size_t i = 0; i < probes_.size(); ++i) {

@@ -6,12 +6,13 @@
 namespace sprites::swarm {
 namespace {
 
-client::HttpClientOptions client_options(const client::Endpoint& server, const std::optional<sockaddr_in>& source,
+client::HttpClientOptions client_options(const client::Endpoint& server, const FleetConfig& config,
                                          uint32_t in_flight) {
   client::HttpClientOptions o;
   o.server = server;
-  o.source = source;
+  o.source = config.source;
   o.max_in_flight = in_flight;
+  o.tls = client::tls_for(server, config.tls);
   return o;
 }
 
@@ -26,8 +27,8 @@ bool transient(const client::Response& response) {
 
 Fleet::Node::Node(Fleet& fleet, uint32_t index)
     // The master connection pipelines two requests: a leave goes out behind the held poll.
-    : master(client::HttpClient::create(fleet.loop_, client_options(fleet.config_.master, fleet.config_.source, 2))),
-      worker(client::HttpClient::create(fleet.loop_, client_options(fleet.config_.worker, fleet.config_.source, 4))),
+    : master(client::HttpClient::create(fleet.loop_, client_options(fleet.config_.master, fleet.config_, 2))),
+      worker(client::HttpClient::create(fleet.loop_, client_options(fleet.config_.worker, fleet.config_, 4))),
       session(*master, *worker, fleet, index) {
   if (fleet.config_.poll_timeout_ms != 0) session.set_poll_timeout_ms(fleet.config_.poll_timeout_ms);
 }

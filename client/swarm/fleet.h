@@ -34,6 +34,7 @@
 #include "client/node_session.h"
 #include "client/swarm/figures.h"
 #include "client/swarm/ledger.h"
+#include "common/tls.h"
 
 namespace sprites::swarm {
 
@@ -46,6 +47,9 @@ struct FleetConfig {
   uint32_t groups = 1;
   std::string group_prefix;
   uint64_t poll_timeout_ms = 0;  // 0: the server's default
+  // For an https:// master or worker: one context for all the fleet's
+  // connections.
+  std::shared_ptr<const tls::TlsContext> tls;
 };
 
 class Fleet final : public client::SessionObserver {

@@ -22,7 +22,8 @@ nlohmann::json to_json(const ChildPlan& p) {
           {"mode", load_mode_name(p.mode)}, {"interval_ms", p.interval_ms},
           {"rate", p.rate},             {"closed", p.closed},
           {"warmup_ms", p.warmup_ms},   {"duration_ms", p.duration_ms},
-          {"poll_timeout_ms", p.poll_timeout_ms}, {"seed", p.seed}};
+          {"poll_timeout_ms", p.poll_timeout_ms}, {"seed", p.seed},
+          {"ca_file", p.ca_file}};
 }
 
 std::optional<ChildPlan> plan_from_json(const nlohmann::json& v) {
@@ -53,11 +54,23 @@ std::optional<ChildPlan> plan_from_json(const nlohmann::json& v) {
     p.duration_ms = v.at("duration_ms").get<uint64_t>();
     p.poll_timeout_ms = v.at("poll_timeout_ms").get<uint64_t>();
     p.seed = v.at("seed").get<uint64_t>();
+    p.ca_file = v.at("ca_file").get<std::string>();
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }
   if (p.procs == 0 || p.index >= p.procs || p.groups == 0) return std::nullopt;
   return p;
+}
+
+std::optional<client::Endpoint> planned_endpoint(const std::string& address, const std::string& written,
+                                                 std::string& error) {
+  std::optional<client::Endpoint> out = client::parse_endpoint(address, &error);
+  if (!out || written.empty()) return out;
+  std::optional<client::Endpoint> as_written = client::parse_endpoint(written, &error);
+  if (!as_written) return std::nullopt;
+  out->host = as_written->host;
+  out->text = as_written->text;
+  return out;
 }
 
 }  // namespace sprites::swarm

@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/endpoint.h"
+
 namespace sprites::swarm {
 
 enum class LoadMode : uint8_t { Interval, Rate, Closed };
@@ -28,10 +30,14 @@ std::string_view load_mode_name(LoadMode mode);
 struct ChildPlan {
   uint32_t index = 0;   // this child: 0..procs-1, also the sender part of sprite ids
   uint32_t procs = 1;
-  std::string master;   // the address to connect to: "127.0.0.1:8000", "[::1]:8000"
+  std::string master;   // the address to connect to: "127.0.0.1:8000", "[::1]:8000", "https://127.0.0.1:8443"
   std::string worker;
-  std::string master_host;  // the Host header: "localhost:8000" (the address when given as one)
+  // The host:port as the user wrote it: the Host header, and the name an
+  // https:// relay's certificate is checked against ("localhost:8000"; the
+  // address when given as one).
+  std::string master_host;
   std::string worker_host;
+  std::string ca_file;  // for https:// relays: the CA bundle ("" = the system's trust store)
   std::string source;   // the client side of every socket binds here ("" = do not bind)
   uint64_t first_node = 0;  // global index of this child's first node
   uint64_t nodes = 0;
@@ -50,5 +56,13 @@ struct ChildPlan {
 
 nlohmann::json to_json(const ChildPlan& plan);
 std::optional<ChildPlan> plan_from_json(const nlohmann::json& value);
+
+// The endpoint a child connects to: `address` (a plan's master or worker,
+// scheme included) with the host and host:port of `written` (its
+// master_host or worker_host, when not empty), which the Host header shows
+// and an https:// relay's certificate is checked against. nullopt and
+// `error` when either does not parse.
+std::optional<client::Endpoint> planned_endpoint(const std::string& address, const std::string& written,
+                                                 std::string& error);
 
 }  // namespace sprites::swarm

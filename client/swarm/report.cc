@@ -114,8 +114,8 @@ Totals add_up(const std::vector<ChildFigures>& children) {
 }
 
 OJson config_json(const SwarmOptions& o) {
-  return {{"master", o.master.text},
-          {"worker", o.worker.text},
+  return {{"master", o.master.written()},
+          {"worker", o.worker.written()},
           {"nodes", o.nodes},
           {"groups", o.groups},
           {"procs", o.procs},

@@ -81,14 +81,17 @@ void SwarmChild::begin(const ChildPlan& plan) {
   plan_ = plan;
   std::string error;
   // The parent resolved the names: the plan holds addresses, and the names
-  // only for the Host header.
-  auto master = client::parse_endpoint(plan.master, &error);
-  auto worker = client::parse_endpoint(plan.worker, &error);
+  // only for the Host header and the certificate check.
+  auto master = planned_endpoint(plan.master, plan.master_host, error);
+  auto worker = planned_endpoint(plan.worker, plan.worker_host, error);
   if (!master || !worker) return fatal("bad address in the plan: " + error);
   if (!master->resolved() || !worker->resolved()) return fatal("a name in the plan where an address belongs");
-  if (!plan.master_host.empty()) master->text = plan.master_host;
-  if (!plan.worker_host.empty()) worker->text = plan.worker_host;
   FleetConfig config;
+  if (master->tls || worker->tls) {
+    // One context for every connection of this child (swarm_options.h).
+    config.tls = tls::TlsContext::client(plan.ca_file, error);
+    if (!config.tls) return fatal(error);
+  }
   config.master = *master;
   config.worker = *worker;
   if (!plan.source.empty()) {

@@ -71,7 +71,7 @@ struct Flags {
 };
 
 void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
-  app.add_option("--master", f.master, "master address host:port, [IPv6]:port or http://host:port, loopback only (names are resolved); a cluster: one per relay, comma-separated")->envname("SPRITES_MASTER")->capture_default_str();
+  app.add_option("--master", f.master, "master address host:port, [IPv6]:port, http://host:port or https://host:port, loopback only (names are resolved); a cluster: one per relay, comma-separated")->envname("SPRITES_MASTER")->capture_default_str();
   app.add_option("--worker", f.worker, "worker address, as --master; a cluster: one per relay, in --master's order")->envname("SPRITES_WORKER")->capture_default_str();
   app.add_option("--nodes", out.nodes, "long-poll nodes to hold")->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))->capture_default_str();
   app.add_option("--groups", out.groups, "groups the nodes are spread over")->check(CLI::Range(1u, 1000000u))->capture_default_str();
@@ -92,6 +92,7 @@ void declare(CLI::App& app, SwarmOptions& out, Flags& f) {
   app.add_option("--seed", f.seed, "random seed (default: from the clock)");
   app.add_option("--master-pid", f.master_pid, "pid of sprites-master (default: found in /proc by the master port)");
   app.add_option("--worker-pids", f.worker_pids, "pids of the sprites-worker processes, comma-separated");
+  app.add_option("--ca", out.ca_file, "PEM CA bundle to verify https:// relays against (env SPRITES_CA; default: the system's trust store)")->envname("SPRITES_CA");
   app.add_flag("--json", out.json, "print the report as JSON");
   app.add_flag("--quiet", out.quiet, "no progress lines on standard error");
   app.add_flag("--child", out.child, "internal: run as a child process (plan on standard input)")->group("");
@@ -236,6 +237,21 @@ Problem resolve_source_base(const Flags& f, SwarmOptions& out) {
   return {};
 }
 
+// The client context, when a target is https:// or a CA was given (which
+// must then load, https or not: a typo should not wait for the day it
+// matters).
+Problem resolve_tls(const Flags&, SwarmOptions& out) {
+  bool https = false;
+  for (auto* list : {&out.masters, &out.workers}) {
+    for (const client::Endpoint& e : *list) https = https || e.tls;
+  }
+  if (!https && out.ca_file.empty()) return {};
+  std::string why;
+  out.tls = tls::TlsContext::client(out.ca_file, why);
+  if (!out.tls) return out.ca_file.empty() ? why : "--ca: " + why;
+  return {};
+}
+
 Problem resolve_identity(const Flags& f, SwarmOptions& out) {
   if (!f.worker_pids.empty()) {
     auto pids = parse_pid_list(f.worker_pids);
@@ -271,7 +287,7 @@ int parse_swarm_options(int argc, char** argv, SwarmOptions& out) {
   // In this order: the process count needs the nodes and load, the source
   // addresses need the process count.
   for (auto step : {resolve_endpoints, resolve_load, resolve_windows, resolve_procs, resolve_source_base,
-                    check_literal_targets, resolve_identity}) {
+                    check_literal_targets, resolve_tls, resolve_identity}) {
     if (Problem why = step(flags, out); !why.empty()) return usage_error(why);
   }
   return -1;
@@ -291,10 +307,13 @@ std::vector<ChildPlan> make_plans(const SwarmOptions& o) {
     p.procs = o.procs;
     const client::Endpoint& master = o.masters.empty() ? o.master : o.masters[i % o.masters.size()];
     const client::Endpoint& worker = o.workers.empty() ? o.worker : o.workers[i % o.workers.size()];
-    p.master = master.resolved() ? client::address_text(master.addresses[0]) : master.text;
-    p.worker = worker.resolved() ? client::address_text(worker.addresses[0]) : worker.text;
+    p.master = std::string(master.tls ? "https://" : "") +
+               (master.resolved() ? client::address_text(master.addresses[0]) : master.text);
+    p.worker = std::string(worker.tls ? "https://" : "") +
+               (worker.resolved() ? client::address_text(worker.addresses[0]) : worker.text);
     p.master_host = master.text;
     p.worker_host = worker.text;
+    p.ca_file = o.ca_file;
     if (o.source_base) {
       sockaddr_in a = *o.source_base;
       a.sin_addr.s_addr = htonl(ntohl(a.sin_addr.s_addr) + i);

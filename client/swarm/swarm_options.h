@@ -3,7 +3,8 @@
 //
 // Every option is a flag; --master and --worker also read SPRITES_MASTER /
 // SPRITES_WORKER like sprites-cli, and take the same forms (host:port,
-// [v6]:port, http://host:port). Durations take a unit ("500ms", "5s", "2m"; a
+// [v6]:port, http://host:port, https://host:port), and --ca (env SPRITES_CA)
+// names the CA bundle https:// relays are checked against, as in sprites-cli. Durations take a unit ("500ms", "5s", "2m"; a
 // bare number is seconds). Only loopback targets are accepted: the swarm opens
 // thousands of sockets and must never aim them at another machine.
 //
@@ -22,6 +23,15 @@
 // docs/bench/history.md). Child i binds the
 // client side of its sockets to source address base+i (127.0.0.2, 127.0.0.3,
 // ...), so no address pair needs more than 8000 of the ~28000 ephemeral ports.
+//
+// TLS: the parent loads the CA (a --ca that does not load is a usage error)
+// for its health checks, and hands the file's path to the children in their
+// plans. The children are new programs (uv_spawn execs this binary), so
+// nothing of OpenSSL crosses a fork: each child loads the CA once into one
+// client context that all its thousands of connections share; a connection
+// then costs its SSL object, whose record buffers are freed while it idles.
+// The certificate is checked against the host as the user wrote it, which
+// the plan carries beside the address.
 //
 // A cluster: --master and --worker take comma-separated lists of equal
 // length, one pair per relay; the children are spread evenly over the pairs
@@ -42,6 +52,7 @@
 
 #include "client/endpoint.h"
 #include "client/swarm/plan.h"
+#include "common/tls.h"
 
 namespace sprites::swarm {
 
@@ -76,6 +87,10 @@ struct SwarmOptions {
   bool json = false;
   bool quiet = false;
   bool child = false;  // internal: run as a child (plan on stdin)
+  std::string ca_file;  // --ca: "" for the system's trust store
+  // The client context for https:// targets (the parent's health checks);
+  // null when no target is https and no --ca was given.
+  std::shared_ptr<const tls::TlsContext> tls;
 };
 
 // Parses argv. Returns -1 to go on, or an exit code (0 after --help, 2 on a

@@ -93,8 +93,8 @@ TEST_CASE("sprites-cli: a name that does not resolve is one clear error and exit
 
 TEST_CASE("sprites-cli: an address that is not host:port is a usage error, exit 2") {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"ftp://x:1", "http only"},
-      {"https://relay.example.com:8000", "https is not supported yet"},
+      {"ftp://x:1", "http and https only"},
+      {"https://relay.example.com:", "not host:port"},
       {"relay:0", "not a port"},
       {"relay.example.com:", "not host:port"},
       {":8000", "not host:port"},

@@ -103,10 +103,41 @@ TEST_CASE("IPv6 must be a literal in brackets", "[client][endpoint]") {
   CHECK(refusal("[localhost]:8000").find("not an IPv6 address") != std::string::npos);
 }
 
-TEST_CASE("schemes other than http are refused, https as not supported yet", "[client][endpoint]") {
-  CHECK(refusal("ftp://x:1").find("http only") != std::string::npos);
-  CHECK(refusal("ws://relay:8000").find("http only") != std::string::npos);
-  CHECK(refusal("https://relay.example.com:8000").find("https is not supported yet") != std::string::npos);
+TEST_CASE("schemes other than http and https are refused", "[client][endpoint]") {
+  CHECK(refusal("ftp://x:1").find("http and https only") != std::string::npos);
+  CHECK(refusal("ws://relay:8000").find("http and https only") != std::string::npos);
+  CHECK(refusal("wss://relay:8000").find("http and https only") != std::string::npos);
+}
+
+TEST_CASE("https:// marks a TLS endpoint, any other form is plain http", "[client][endpoint]") {
+  Endpoint named = parsed("https://relay.example.com:8443");
+  CHECK(named.tls);
+  CHECK(named.host == "relay.example.com");
+  CHECK(named.port == 8443);
+  CHECK(named.text == "relay.example.com:8443");
+  CHECK_FALSE(named.resolved());
+  CHECK(named.written() == "https://relay.example.com:8443");
+
+  Endpoint v6 = parsed("HTTPS://[::1]:8443/");
+  CHECK(v6.tls);
+  CHECK(v6.host == "::1");  // the name the certificate is checked against: no brackets
+  CHECK(v6.text == "[::1]:8443");
+  REQUIRE(v6.resolved());
+  CHECK(address_text(v6.addresses[0]) == "[::1]:8443");
+
+  Endpoint v4 = parsed("https://127.0.0.1:8443");
+  CHECK(v4.tls);
+  CHECK(v4.host == "127.0.0.1");
+
+  CHECK_FALSE(parsed("relay.example.com:8443").tls);
+  CHECK_FALSE(parsed("http://relay.example.com:8443").tls);
+  CHECK(parsed("http://relay.example.com:8443").written() == "relay.example.com:8443");
+
+  // The rules of the address stay the same behind https://.
+  CHECK(refusal("https://relay.example.com").find("not host:port") != std::string::npos);
+  CHECK(refusal("https://relay.example.com:8443/v1").find("has a path") != std::string::npos);
+  CHECK(refusal("https://::1:8443").find("in brackets") != std::string::npos);
+  CHECK(refusal("https://relay:0").find("not a port") != std::string::npos);
 }
 
 TEST_CASE("a host that could be no name is refused", "[client][endpoint]") {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "client/swarm/swarm_options.h"
+#include "pki/test_pki.h"
 
 using namespace sprites::swarm;
 
@@ -94,6 +95,56 @@ TEST_CASE("names pass the parse and are checked once resolved: loopback only, IP
   six_no_sources.masters[0].addresses = {address("[::1]:8000")};
   CHECK(check_swarm_targets(six_no_sources) == -1);
   CHECK(six_no_sources.master.addresses.size() == 1);
+}
+
+TEST_CASE("https targets: the plans keep the scheme, the name as written and the CA", "[swarm][options][tls]") {
+  sprites::test::TestPki pki;
+  std::string error;
+  auto address = [&](const std::string& text) { return sprites::client::parse_endpoint(text, &error)->addresses[0]; };
+  SwarmOptions o;
+  REQUIRE(parse({"--master", "https://localhost:8443", "--worker", "https://127.0.0.1:8444", "--ca", pki.ca_file(),
+                 "--procs", "1"},
+                o) == -1);
+  CHECK(o.tls);
+  o.masters[0].addresses = {address("127.0.0.1:8443")};
+  REQUIRE(check_swarm_targets(o) == -1);
+  auto plans = make_plans(o);
+  CHECK(plans[0].master == "https://127.0.0.1:8443");
+  CHECK(plans[0].master_host == "localhost:8443");
+  CHECK(plans[0].worker == "https://127.0.0.1:8444");
+  CHECK(plans[0].ca_file == pki.ca_file());
+
+  auto back = plan_from_json(to_json(plans[0]));
+  REQUIRE(back);
+  CHECK(back->ca_file == pki.ca_file());
+  auto master = planned_endpoint(back->master, back->master_host, error);
+  REQUIRE(master);
+  CHECK(master->tls);
+  CHECK(master->host == "localhost");  // what the certificate is checked against
+  CHECK(master->text == "localhost:8443");
+  REQUIRE(master->resolved());
+  CHECK(sprites::client::address_text(master->addresses[0]) == "127.0.0.1:8443");
+  auto worker = planned_endpoint(back->worker, back->worker_host, error);
+  REQUIRE(worker);
+  CHECK(worker->tls);
+  CHECK(worker->host == "127.0.0.1");
+
+  auto plain = planned_endpoint("127.0.0.1:8000", "localhost:8000", error);
+  REQUIRE(plain);
+  CHECK_FALSE(plain->tls);
+}
+
+TEST_CASE("a --ca that does not load is a usage error, with https targets or without", "[swarm][options][tls]") {
+  SwarmOptions plain;
+  CHECK(parse({"--ca", "/nonexistent/ca.pem"}, plain) == 2);
+  SwarmOptions https;
+  CHECK(parse({"--master", "https://127.0.0.1:8443", "--ca", "/nonexistent/ca.pem"}, https) == 2);
+  SwarmOptions no_tls;
+  REQUIRE(parse({"--master", "127.0.0.1:8000"}, no_tls) == -1);
+  CHECK_FALSE(no_tls.tls);  // nothing loaded when nothing needs it
+  SwarmOptions system_store;
+  REQUIRE(parse({"--master", "https://127.0.0.1:8443"}, system_store) == -1);
+  CHECK(system_store.tls);
 }
 
 TEST_CASE("load modes exclude each other", "[swarm][options]") {
