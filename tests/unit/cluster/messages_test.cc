@@ -25,6 +25,8 @@ TEST_CASE("a heartbeat survives its encoding", "[cluster]") {
 TEST_CASE("a heartbeat that is not exactly one of ours is refused", "[cluster]") {
   const std::string good = R"({"v":1,"id":"r1","inc":5,"master":"http://a:1","worker":"http://a:2","nodes":0})";
   REQUIRE(decode_heartbeat(good));
+  // A relay that speaks TLS hands out https:// URLs.
+  CHECK(decode_heartbeat(R"({"v":1,"id":"r1","inc":5,"master":"https://a:1","worker":"https://a:2","nodes":0})"));
   for (const char* bad : {
            "", "null", "[]", "{}", "not json",
            R"({"v":2,"id":"r1","inc":5,"master":"http://a:1","worker":"http://a:2","nodes":0})",
@@ -33,7 +35,8 @@ TEST_CASE("a heartbeat that is not exactly one of ours is refused", "[cluster]")
            R"({"v":1,"id":"r1","inc":-5,"master":"http://a:1","worker":"http://a:2","nodes":0})",
            R"({"v":1,"id":"r1","inc":5.5,"master":"http://a:1","worker":"http://a:2","nodes":0})",
            R"({"v":1,"id":"r1","inc":5,"master":"http://a:1/","worker":"http://a:2","nodes":0})",
-           R"({"v":1,"id":"r1","inc":5,"master":"https://a:1","worker":"http://a:2","nodes":0})",
+           R"({"v":1,"id":"r1","inc":5,"master":"ftp://a:1","worker":"http://a:2","nodes":0})",
+           R"({"v":1,"id":"r1","inc":5,"master":"httpss://a:1","worker":"http://a:2","nodes":0})",
            R"({"v":1,"id":"r1","inc":5,"master":"http://a:1\r\nX: y","worker":"http://a:2","nodes":0})",
            R"({"v":1,"id":"r1","inc":5,"master":"http://a:1","worker":null,"nodes":0})",
            R"({"v":1,"id":"r1","inc":5,"master":"http://a:1","worker":"http://a:2"})",
