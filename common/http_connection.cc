@@ -107,8 +107,14 @@ bool HttpConnection::peer_address(sockaddr_storage& out) const {
 
 void HttpConnection::start() {
   uv_tcp_nodelay(&tcp_, 1);
-  if (listener_.tls_) tls_ = std::make_unique<tls::TlsStream>(*listener_.tls_);
-  listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
+  if (listener_.tls_) {
+    tls_ = std::make_unique<tls::TlsStream>(*listener_.tls_);
+    // The handshake is bounded like a request: the request timeout, not the
+    // idle one.
+    listener_.receiving_.enter(&timeout_, uv_now(listener_.loop()));
+  } else {
+    listener_.idle_.enter(&timeout_, uv_now(listener_.loop()));
+  }
   reading_ = uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_),
                            [](uv_handle_t*, size_t, uv_buf_t* buf) { *buf = lend_read_buffer(); },
                            &HttpConnection::on_read) == 0;
@@ -161,8 +167,10 @@ void HttpConnection::take_input(const char* data, size_t size) {
 }
 
 void HttpConnection::read_tls(std::string_view ciphertext) {
+  const bool shaking_hands = !tls_->handshake_done();
   tls::TlsStream::Status status = tls_->read(ciphertext, tls_io());
   if (state_ != State::Open) return;
+  if (shaking_hands && tls_->handshake_done()) settle();  // from the handshake's timeout to the idle one
   if (status == tls::TlsStream::Status::Closed) {
     on_peer_eof();
   } else if (status == tls::TlsStream::Status::Failed) {
@@ -451,6 +459,10 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
 
 void HttpConnection::fail(uint16_t status, std::string_view code, std::string_view message) {
   if (state_ != State::Open) return;
+  if (tls_ && !tls_->handshake_done()) {
+    close();  // a handshake that did not finish in time: there is no one to answer
+    return;
+  }
   uint32_t slot = request_ ? current_slot_ : next_slot_++;
   guarded("http: service on_refused", [&] { listener_.service().on_refused(request_.get(), status); });
   request_.reset();

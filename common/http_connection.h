@@ -39,7 +39,9 @@
 // they are parsed, answers encrypted as they are written, and close_notify
 // precedes the FIN. The stream is the only thing TLS adds to a connection; a
 // plain connection pays one null pointer. A peer that speaks plain HTTP to a
-// TLS port is answered, in plain HTTP, 400 tls_required.
+// TLS port is answered, in plain HTTP, 400 tls_required. The handshake must
+// be done within the request timeout (the connection sits in the receiving
+// queue until it is), and one that is not is closed without an answer.
 //
 // Lifetime: created by HttpListener on accept, freed in the uv_close callback.
 // Services refer to a connection across loop turns only through its serial()
