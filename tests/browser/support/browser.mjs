@@ -16,13 +16,16 @@ export const ARTIFACTS = process.env.SPRITES_ARTIFACTS || path.join(repo, 'build
 
 export const VIEWPORT = { width: 960, height: 640 };
 
-export async function launchBrowser() {
+// With `ignoreCertificateErrors`, https pages whose certificate no system CA
+// signed (the TLS test's relay) load like any other.
+export async function launchBrowser({ ignoreCertificateErrors = false } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     // No sandbox as root; no background traffic to the closed network.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
+           '--disable-component-update', '--disable-sync',
+           ...(ignoreCertificateErrors ? ['--ignore-certificate-errors'] : [])],
   });
 }
 

@@ -4,8 +4,9 @@
 //
 // Paths come from ctest (tests/CMakeLists.txt sets them); run by hand, they
 // default to this checkout's deploy/ and build/.
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -59,20 +60,38 @@ async function stopChild(child) {
 
 // A relay with `args` added to the supervisor's; resolves once it printed its
 // ready line. {master, worker, admin (with --admin-port): base URLs, relayId,
-// pid, stop()}.
+// pid, stop()}; the URLs are https:// when `args` give --tls-cert.
 export async function startRelay(args = []) {
+  const scheme = args.includes('--tls-cert') ? 'https' : 'http';
   const argv = [SUPERVISOR, '--bin-dir', BIN_DIR, '--host', '127.0.0.1', '--master-port', '0', '--worker-port', '0',
                 '--workers', '1', ...args];
   const { child, match } = await startChild(
     argv, /^ready master=(\S+) worker=(\S+) workers=\d+(?: relay=(\S+))?(?: admin=(\S+))?\n/m, 'the relay', 'stdout');
   return {
-    master: `http://${match[1]}`,
-    worker: `http://${match[2]}`,
+    master: `${scheme}://${match[1]}`,
+    worker: `${scheme}://${match[2]}`,
     relayId: match[3],
-    admin: match[4] && `http://${match[4]}`,
+    admin: match[4] && `${scheme}://${match[4]}`,
     pid: child.pid,
     stop: () => stopChild(child),
   };
+}
+
+// A CA and a certificate for 127.0.0.1 and localhost, made with the openssl
+// command in a fresh private folder: {cert, key, ca, dir}.
+export function makeCertificate() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sprites-browser-tls-'));
+  const run = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const file = (name) => path.join(dir, name);
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=sprites browser test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'));
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=127.0.0.1',
+      '-keyout', file('relay.key'), '-out', file('relay.csr'));
+  writeFileSync(file('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run('x509', '-req', '-in', file('relay.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
+      '-days', '1', '-extfile', file('ext'), '-out', file('relay.pem'));
+  chmodSync(file('relay.key'), 0o600);
+  return { cert: file('relay.pem'), key: file('relay.key'), ca: file('ca.pem'), dir };
 }
 
 // A NATS server on a free port of 127.0.0.1: {url, stop()}.
