@@ -15,6 +15,7 @@
 
 #include "pki/test_pki.h"
 #include "support/http_client.h"
+#include "support/nats_server.h"
 #include "support/program.h"
 #include "support/relay_process.h"
 
@@ -326,6 +327,54 @@ TEST_CASE("tls: sprites-cli and sprites-swarm speak https to the relay, trusting
   CHECK(r["deliveries"]["count"] == r["throws"]["accepted"]);
   CHECK(r["deliveries"]["lost"] == 0);
   CHECK(r["deliveries"]["duplicated"] == 0);
+}
+
+TEST_CASE("tls: in a cluster of TLS relays a poll at another relay is sent to its https home, and the cli follows") {
+  TestPki pki;
+  TestPki::Issued issued = pki.issue("relay");
+  NatsServer nats;
+  auto clustered = [&](const std::string& id) {
+    return std::make_unique<RelayProcess>(tls_relay(
+        issued, {"--nats", nats.url(), "--cluster", "tls", "--relay-id", id, "--relay-timeout-ms", "1500"}));
+  };
+  auto a = clustered("ta");
+  auto b = clustered("tb");
+  REQUIRE(retry_until(
+      [&] {
+        Response r = https(a->master_port(), pki).request("GET", "/v1/cluster");
+        return r.status == 200 && r.json()["relays"].size() == 2;
+      },
+      std::chrono::seconds(20)));
+  Connection at_b = https(b->master_port(), pki);
+  Response joined = at_b.request("POST", "/v1/nodes", {}, R"({"group":"g","name":"listener"})");
+  REQUIRE(joined.status == 201);
+  Json node = joined.json();
+  CHECK(node["relay"]["master"] == "https://127.0.0.1:" + std::to_string(b->master_port()));
+  const std::string target = events_target(node["node"].get<std::string>(), 0, 0);
+  Response moved = https(a->master_port(), pki).request("GET", target, bearer(node["token"].get<std::string>()));
+  REQUIRE(moved.status == 307);
+  CHECK(moved.header("Location") == "https://127.0.0.1:" + std::to_string(b->master_port()) + target);
+
+  Response thrower = at_b.request("POST", "/v1/nodes", {}, R"({"group":"g","name":"thrower"})");
+  REQUIRE(thrower.status == 201);
+  Json t = thrower.json();
+  // sprites-cli pointed at relay a follows the 307 to b over https; it acknowledges
+  // the neighbours' event the thrower's join made (--after) and waits for the sprite.
+  Response seen = at_b.request("GET", target, bearer(node["token"].get<std::string>()));
+  REQUIRE(seen.status == 200);
+  Program listener({SPRITES_CLI, "--master", "https://127.0.0.1:" + std::to_string(a->master_port()), "--ca",
+                    pki.ca_file(), "listen", "--node", node["node"].get<std::string>(), "--after",
+                    std::to_string(seen.json()["cursor"].get<std::uint64_t>()), "--count", "1"},
+                   {{"SPRITES_TOKEN", node["token"].get<std::string>()}});
+  Response thrown = https(a->worker_port(), pki)
+                        .request("POST", "/v1/nodes/" + t["node"].get<std::string>() + "/sprites",
+                                 bearer(t["token"].get<std::string>()), throw_body("right", "{}", std::string("x-1")));
+  REQUIRE(thrown.status == 202);
+  Program::Finished heard = listener.finish();
+  INFO("stderr: " << heard.err);
+  REQUIRE(heard.exited);
+  CHECK(heard.code == 0);
+  CHECK(Json::parse(heard.out)["id"] == "x-1");
 }
 
 }  // namespace
