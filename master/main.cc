@@ -101,7 +101,15 @@ struct Master {
             options.max_body_bytes),
         operators(
             counters, cluster, [this] { return api.gauges(); },
-            [this](std::string& out) { link.append_metrics(out); }, options.admin_token),
+            [this, tls = options.tls](std::string& out) {
+              link.append_metrics(out);
+              if (tls) {
+                master::append_metric(out, "sprites_tls_certificate_expiry_timestamp_seconds", "gauge",
+                                      "When the certificate the master serves expires, seconds since the epoch.",
+                                      static_cast<double>(tls->not_after()));
+              }
+            },
+            options.admin_token),
         listener(loop, api, Process::http_limits(options)),
         admin_listener(loop, operators, Process::http_limits(options)),
         snapshot_path(master::snapshot_path_for(options.ipc_path)),

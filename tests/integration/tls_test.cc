@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -115,8 +116,17 @@ TEST_CASE("tls: joins, polls and throws go over https on both ports, and the URL
   CHECK(events[0]["id"] == "over-tls");
   CHECK(delivered.ordered_json()["events"][0]["sprite"].dump() == sprite);
 
-  // The operator endpoints and the pages too.
-  CHECK(master.request("GET", "/metrics").status == 200);
+  // The operator endpoints too, with the certificate's expiry for an alert
+  // (the test PKI's certificates end a day from now).
+  Response metrics = master.request("GET", "/metrics");
+  REQUIRE(metrics.status == 200);
+  const std::string gauge = "\nsprites_tls_certificate_expiry_timestamp_seconds ";
+  const size_t at = metrics.body.find(gauge);
+  REQUIRE(at != std::string::npos);
+  const double expiry = std::stod(metrics.body.substr(at + gauge.size()));
+  const double now = static_cast<double>(std::time(nullptr));
+  CHECK(expiry > now + 82800);
+  CHECK(expiry < now + 90000);
   CHECK(master.request("GET", "/healthz").body == "ok");
   ExitStatus status = relay.stop();
   INFO(status.describe());
