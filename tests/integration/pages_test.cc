@@ -11,21 +11,14 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
+#include "support/files.h"
 #include "support/http_client.h"
 #include "support/relay_process.h"
 
 using namespace sprites::test;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string gunzip(std::string_view packed) {
   z_stream z{};
@@ -95,7 +88,7 @@ TEST_CASE("the status page is served at / from the repository's web folder, reva
   Response page = c.request("GET", "/");
   REQUIRE_STATUS(page, 200);
   CHECK(page.header("Content-Type") == "text/html; charset=utf-8");
-  CHECK(page.body == slurp(std::string(SPRITES_SOURCE_DIR) + "/web/status.html"));
+  CHECK(page.body == read_file(std::string(SPRITES_SOURCE_DIR) + "/web/status.html"));
   CHECK(page.header("Cache-Control") == "no-cache");
   const std::string etag = page.header("ETag");
   REQUIRE(etag.size() == 18);  // a quoted 64-bit hash
@@ -137,7 +130,7 @@ TEST_CASE("the play page is served at /play from the repository's web folder") {
   Response page = Connection(relay.master_port()).request("GET", "/play");
   REQUIRE_STATUS(page, 200);
   CHECK(page.header("Content-Type") == "text/html; charset=utf-8");
-  CHECK(page.body == slurp(std::string(SPRITES_SOURCE_DIR) + "/web/play.html"));
+  CHECK(page.body == read_file(std::string(SPRITES_SOURCE_DIR) + "/web/play.html"));
 }
 
 TEST_CASE("the play page is served at /play whatever its query string") {

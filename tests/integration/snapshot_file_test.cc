@@ -9,23 +9,16 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "support/files.h"
 #include "support/http_client.h"
 #include "support/process_tools.h"
 #include "support/relay_process.h"
 
 namespace sprites::test {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST_CASE("a symlink at the snapshot's temporary name does not redirect a planned restart's snapshot") {
   RelayProcess relay;
@@ -40,7 +33,7 @@ TEST_CASE("a symlink at the snapshot's temporary name does not redirect a planne
   const pid_t old = relay.master_pid();
   REQUIRE(::kill(relay.pid(), SIGHUP) == 0);
   relay.wait_for_master_after(old);
-  CHECK(slurp(victim) == "victim");
+  CHECK(read_file(victim) == "victim");
   CHECK_STATUS(node_info(relay.master_port(), a), 200);  // the snapshot was written and loaded all the same
   ::unlink(victim);
 }

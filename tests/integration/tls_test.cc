@@ -10,11 +10,10 @@
 
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "pki/test_pki.h"
+#include "support/files.h"
 #include "support/http_client.h"
 #include "support/nats_server.h"
 #include "support/program.h"
@@ -22,13 +21,6 @@
 
 namespace sprites::test {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Copies an issued certificate and key to the fixed paths a relay is started
 // with, as an operator's renewal job would (the key keeps mode 0600).
@@ -206,12 +198,12 @@ RelayOptions live_certificate(TestPki& pki) {
 TEST_CASE("tls: a planned restart loads new certificate files in the master and in the workers") {
   TestPki pki;
   RelayProcess relay(live_certificate(pki));
-  const std::string first = slurp(pki.path("first.crt"));
+  const std::string first = read_file(pki.path("first.crt"));
   REQUIRE(served_certificate(relay.master_port(), pki) == first);
   REQUIRE(served_certificate(relay.worker_port(), pki) == first);
 
   install(pki.issue("second"), pki.path("live.crt"), pki.path("live.key"));
-  const std::string second = slurp(pki.path("second.crt"));
+  const std::string second = read_file(pki.path("second.crt"));
   REQUIRE(second != first);
   const pid_t old_master = relay.master_pid();
   REQUIRE(::kill(relay.pid(), SIGHUP) == 0);
@@ -250,11 +242,11 @@ TEST_CASE("tls: a planned restart whose certificate files no longer load is refu
   std::filesystem::copy_file(pki.issue("other").key_file, pki.path("live.key"),
                              std::filesystem::copy_options::overwrite_existing);
   REQUIRE(::kill(relay.pid(), SIGHUP) == 0);
-  REQUIRE(retry_until([&] { return slurp(pki.path("relay.log")).find("planned restart refused") != std::string::npos; },
+  REQUIRE(retry_until([&] { return read_file(pki.path("relay.log")).find("planned restart refused") != std::string::npos; },
                       std::chrono::seconds(20)));
-  CHECK_THAT(slurp(pki.path("relay.log")), Catch::Contains("does not belong to the certificate"));
+  CHECK_THAT(read_file(pki.path("relay.log")), Catch::Contains("does not belong to the certificate"));
   CHECK(relay.master_pid() == master);
-  CHECK(served_certificate(relay.master_port(), pki) == slurp(pki.path("first.crt")));
+  CHECK(served_certificate(relay.master_port(), pki) == read_file(pki.path("first.crt")));
 }
 
 TEST_CASE("tls: certificate options that cannot work stop the relay before it starts, saying why") {

@@ -21,6 +21,7 @@
 #include "client/http_client.h"
 #include "common/tls.h"
 #include "pki/test_pki.h"
+#include "pki/tls_contexts.h"
 
 using namespace sprites;
 using client::HttpClient;
@@ -28,6 +29,8 @@ using client::HttpClientOptions;
 using client::Request;
 using client::Response;
 using sprites::test::TestPki;
+using sprites::test::client_context;
+using sprites::test::server_context;
 using tls::TlsContext;
 using tls::TlsStream;
 
@@ -183,21 +186,7 @@ void ServerConnection::answer() {
   }
 }
 
-std::shared_ptr<TlsContext> server_context(const TestPki::Issued& leaf) {
-  std::string why;
-  auto context = TlsContext::server(leaf.cert_file, leaf.key_file, why);
-  INFO(why);
-  REQUIRE(context);
-  return context;
-}
 
-std::shared_ptr<const TlsContext> client_context(const std::string& ca_file) {
-  std::string why;
-  auto context = TlsContext::client(ca_file, why);
-  INFO(why);
-  REQUIRE(context);
-  return context;
-}
 
 struct Harness {
   TestPki pki;

@@ -15,8 +15,11 @@
 
 #include "common/tls.h"
 #include "pki/test_pki.h"
+#include "pki/tls_contexts.h"
 
 using sprites::test::TestPki;
+using sprites::test::client_context;
+using sprites::test::server_context;
 using sprites::tls::TlsContext;
 using sprites::tls::TlsIo;
 using sprites::tls::TlsStream;
@@ -51,21 +54,7 @@ struct Side {
   }
 };
 
-std::shared_ptr<TlsContext> server_context(const TestPki::Issued& leaf) {
-  std::string why;
-  auto context = TlsContext::server(leaf.cert_file, leaf.key_file, why);
-  INFO(why);
-  REQUIRE(context);
-  return context;
-}
 
-std::shared_ptr<TlsContext> client_context(const std::string& ca_file) {
-  std::string why;
-  auto context = TlsContext::client(ca_file, why);
-  INFO(why);
-  REQUIRE(context);
-  return context;
-}
 
 // A server and a client stream (the client checking `host`), before the
 // ClientHello.
