@@ -184,6 +184,7 @@ TEST_CASE("tls: pipelined requests and a large answer come back whole and in ord
   CHECK(last.body == "ok");
   // Connection: close ends with close_notify and a FIN, not a reset.
   CHECK(c.is_closed_by_peer());
+  CHECK(c.tls_closed_cleanly());
 }
 
 // A relay started with the fixed paths live.crt and live.key, which hold the

@@ -185,7 +185,8 @@ Connection::Connection(Connection&& other) noexcept
       buffer_(std::move(other.buffer_)),
       eof_(other.eof_),
       tls_context_(std::exchange(other.tls_context_, nullptr)),
-      tls_(std::exchange(other.tls_, nullptr)) {}
+      tls_(std::exchange(other.tls_, nullptr)),
+      tls_clean_close_(other.tls_clean_close_) {}
 
 Connection& Connection::operator=(Connection&& other) noexcept {
   if (this != &other) {
@@ -196,6 +197,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     eof_ = other.eof_;
     tls_context_ = std::exchange(other.tls_context_, nullptr);
     tls_ = std::exchange(other.tls_, nullptr);
+    tls_clean_close_ = other.tls_clean_close_;
   }
   return *this;
 }
@@ -332,6 +334,7 @@ bool Connection::fill() {
       throw std::runtime_error("recv: no answer within " + std::to_string(kIoGuard.count()) + " s (guard)");
     }
     ERR_clear_error();
+    tls_clean_close_ = error == SSL_ERROR_ZERO_RETURN;
     eof_ = true;  // close_notify, a FIN without it, or a reset
     return false;
   }

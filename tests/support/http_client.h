@@ -105,6 +105,9 @@ class Connection {
   std::string tls_version() const;
   // The certificate the server presented, as PEM ("" on plain HTTP).
   std::string peer_certificate_pem() const;
+  // The server ended the TLS session with close_notify (not a bare FIN or a
+  // reset) before the end of the connection was read.
+  bool tls_closed_cleanly() const { return tls_clean_close_; }
 
   // Writes all of `bytes`; throws when the peer has gone.
   void send_raw(std::string_view bytes);
@@ -140,6 +143,7 @@ class Connection {
   bool eof_ = false;
   SSL_CTX* tls_context_ = nullptr;
   SSL* tls_ = nullptr;
+  bool tls_clean_close_ = false;
 };
 
 // True when nothing accepts TCP connections on 127.0.0.1:port.
