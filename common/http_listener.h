@@ -67,7 +67,6 @@ class HttpListener {
 
   // Connections accepted from now on speak TLS with `context` (null: plain).
   void set_tls(std::shared_ptr<const tls::TlsContext> context) { tls_ = std::move(context); }
-  bool speaks_tls() const { return tls_ != nullptr; }
 
   uv_loop_t* loop() const { return loop_; }
   HttpService& service() { return service_; }
