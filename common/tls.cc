@@ -205,15 +205,18 @@ TlsStream::TlsStream(const TlsContext& context, std::string_view host) {
     return;
   }
   SSL_set_connect_state(ssl_);
-  std::string name(host);
+  expect_server(ssl_, std::string(host));
+}
+
+void expect_server(SSL* ssl, const std::string& host) {
   unsigned char ip[16];
-  bool literal = inet_pton(AF_INET, name.c_str(), ip) == 1 || inet_pton(AF_INET6, name.c_str(), ip) == 1;
+  bool literal = inet_pton(AF_INET, host.c_str(), ip) == 1 || inet_pton(AF_INET6, host.c_str(), ip) == 1;
   if (literal) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), name.c_str());
-  } else if (!name.empty()) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str());
+  } else if (!host.empty()) {
     // SSL_set_tlsext_host_name, without the macro's C cast.
-    SSL_ctrl(ssl_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name.data());
-    SSL_set1_host(ssl_, name.c_str());
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
+    SSL_set1_host(ssl, host.c_str());
   }
 }
 

@@ -79,6 +79,11 @@ struct TlsIo {
   bool (*deliver)(void* owner, std::string_view plaintext);
 };
 
+// Makes the client connection `ssl` send `host` as SNI (when it is a name)
+// and check the server's certificate against it (a name, or an IPv4 or IPv6
+// literal). An empty host checks nothing but the chain.
+void expect_server(SSL* ssl, const std::string& host);
+
 class TlsStream {
  public:
   enum class Status : uint8_t {

@@ -18,7 +18,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -184,7 +183,7 @@ Connection::Connection(Connection&& other) noexcept
       port_(other.port_),
       buffer_(std::move(other.buffer_)),
       eof_(other.eof_),
-      tls_context_(std::exchange(other.tls_context_, nullptr)),
+      tls_context_(std::move(other.tls_context_)),
       tls_(std::exchange(other.tls_, nullptr)),
       tls_clean_close_(other.tls_clean_close_) {}
 
@@ -195,7 +194,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
     port_ = other.port_;
     buffer_ = std::move(other.buffer_);
     eof_ = other.eof_;
-    tls_context_ = std::exchange(other.tls_context_, nullptr);
+    tls_context_ = std::move(other.tls_context_);
     tls_ = std::exchange(other.tls_, nullptr);
     tls_clean_close_ = other.tls_clean_close_;
   }
@@ -204,7 +203,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
 
 void Connection::close() {
   SSL_free(std::exchange(tls_, nullptr));
-  SSL_CTX_free(std::exchange(tls_context_, nullptr));
+  tls_context_.reset();
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -232,20 +231,13 @@ std::string tls_failure(SSL* ssl, const char* what) {
 
 std::string Connection::try_start_tls(const std::string& ca_file, const std::string& host) {
   if (fd_ < 0 || tls_) return "not a plain open connection";
+  std::string why;
+  tls_context_ = tls::TlsContext::client(ca_file, why);
+  if (!tls_context_) return why;
   ERR_clear_error();
-  tls_context_ = SSL_CTX_new(TLS_client_method());
-  if (!tls_context_) return tls_failure(nullptr, "SSL_CTX_new");
-  SSL_CTX_set_verify(tls_context_, SSL_VERIFY_PEER, nullptr);
-  if (SSL_CTX_load_verify_file(tls_context_, ca_file.c_str()) != 1) return tls_failure(nullptr, "CA file");
-  tls_ = SSL_new(tls_context_);
+  tls_ = SSL_new(tls_context_->get());
   SSL_set_fd(tls_, fd_);
-  unsigned char ip[16];
-  if (::inet_pton(AF_INET, host.c_str(), ip) == 1 || ::inet_pton(AF_INET6, host.c_str(), ip) == 1) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(tls_), host.c_str());
-  } else {
-    SSL_ctrl(tls_, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, const_cast<char*>(host.c_str()));
-    SSL_set1_host(tls_, host.c_str());
-  }
+  tls::expect_server(tls_, host);
   if (SSL_connect(tls_) != 1) return tls_failure(tls_, "TLS handshake");
   return {};
 }

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,8 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
-typedef struct ssl_ctx_st SSL_CTX;
-typedef struct ssl_st SSL;
+#include "common/tls.h"
 
 namespace sprites::test {
 
@@ -141,7 +141,7 @@ class Connection {
   std::uint16_t port_ = 0;
   std::string buffer_;
   bool eof_ = false;
-  SSL_CTX* tls_context_ = nullptr;
+  std::shared_ptr<const tls::TlsContext> tls_context_;
   SSL* tls_ = nullptr;
   bool tls_clean_close_ = false;
 };
