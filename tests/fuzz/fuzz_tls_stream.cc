@@ -16,15 +16,8 @@
 // by a client TlsStream, written by this binary when SPRITES_FUZZ_WRITE_SEEDS
 // names a directory, plus a plain HTTP request.
 //
-// The server's certificate and key are made once, in memory, and written to a
-// private temporary directory that is removed once the contexts have read
-// them.
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// The server's certificate and key come from the tests' PKI (tests/pki),
+// made once per process in a private temporary directory.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -34,9 +27,11 @@
 #include <string_view>
 
 #include "common/tls.h"
+#include "pki/test_pki.h"
 
 namespace {
 
+using sprites::test::TestPki;
 using sprites::tls::TlsContext;
 using sprites::tls::TlsIo;
 using sprites::tls::TlsStream;
@@ -46,47 +41,20 @@ using sprites::tls::TlsStream;
   std::abort();
 }
 
-std::shared_ptr<TlsContext> make_server_context(std::string* ca_out) {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  X509* cert = X509_new();
-  if (!key || !cert) fail("cannot make a key");
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 86400);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  if (X509_sign(cert, key, EVP_sha256()) == 0) fail("cannot sign the certificate");
+// The test PKI (tests/pki), made once: its directory is removed at exit.
+TestPki& pki() {
+  static TestPki made;
+  return made;
+}
 
-  char dir[] = "/tmp/sprites-fuzz-tls-XXXXXX";
-  if (!::mkdtemp(dir)) fail("mkdtemp");
-  const std::string cert_path = std::string(dir) + "/cert.pem";
-  const std::string key_path = std::string(dir) + "/key.pem";
-  FILE* f = std::fopen(cert_path.c_str(), "w");
-  if (!f || PEM_write_X509(f, cert) != 1) fail("cannot write the certificate");
-  std::fclose(f);
-  const mode_t old_mask = ::umask(077);
-  f = std::fopen(key_path.c_str(), "w");
-  ::umask(old_mask);
-  if (!f || PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) != 1) fail("cannot write the key");
-  std::fclose(f);
-  if (ca_out) *ca_out = cert_path;
-
+std::shared_ptr<TlsContext> make_server_context() {
+  TestPki::Issued leaf = pki().issue("relay");
   std::string why;
-  std::shared_ptr<TlsContext> context = TlsContext::server(cert_path, key_path, why);
+  std::shared_ptr<TlsContext> context = TlsContext::server(leaf.cert_file, leaf.key_file, why);
   if (!context) {
     std::fprintf(stderr, "fuzz_tls_stream: %s\n", why.c_str());
     std::abort();
   }
-  ::unlink(key_path.c_str());
-  if (!ca_out) {
-    ::unlink(cert_path.c_str());
-    ::rmdir(dir);
-  }
-  X509_free(cert);
-  EVP_PKEY_free(key);
   return context;
 }
 
@@ -108,13 +76,9 @@ std::string client_hello(const TlsContext& client, std::string_view host) {
 }
 
 void write_seeds(const std::string& dir) {
-  std::string ca;
-  make_server_context(&ca);
   std::string why;
-  std::shared_ptr<TlsContext> client = TlsContext::client(ca, why);
+  std::shared_ptr<TlsContext> client = TlsContext::client(pki().ca_file(), why);
   if (!client) fail("cannot make a client context");
-  ::unlink(ca.c_str());
-  ::rmdir(ca.substr(0, ca.rfind('/')).c_str());
   // Read size byte first: 255 (whole reads) and 4 (split records).
   write_seed(dir, "hello-sni", "\xff" + client_hello(*client, "localhost"));
   write_seed(dir, "hello-ip-split", "\x04" + client_hello(*client, "127.0.0.1"));
@@ -132,7 +96,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::shared_ptr<TlsContext> server = make_server_context(nullptr);
+  static const std::shared_ptr<TlsContext> server = make_server_context();
   if (size == 0) return 0;
   const size_t piece = static_cast<size_t>(data[0]) + 1;
   std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
